@@ -1,0 +1,71 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Runs inside a test VM (see scripts/vm-run), chrooted into the host's root
+# shared read-only over 9p: sets up two emulated pmem devices in fsdax mode,
+# mounts XFS at /mnt/xfs and ext4 at /mnt/ext4 with -o dax=always, loads the
+# module and runs the command that $LL_OUT/cmd holds, its output going to
+# the second serial port, which vm-run prints.
+set -uo pipefail
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/tmp LC_ALL=C.UTF-8
+out=$(sed -n 's/.*ll\.out=\([^ ]*\).*/\1/p' /proc/cmdline)
+# shellcheck disable=SC1091
+. "$out/env"	# LL_KO LL_TESTMODS LL_CWD LL_KERNEL, written by vm-run
+
+con=/dev/ttyS1
+stty -F $con raw -echo 2>/dev/null
+exec >$con 2>&1
+
+die() { echo "vm-guest: $*"; exit 125; }
+
+kmemleak=/sys/kernel/debug/kmemleak
+if [ -w $kmemleak ]; then
+	# Forget what the boot left, so that only what follows is counted.
+	echo scan > $kmemleak && echo clear > $kmemleak
+fi
+
+# Two e820 pmem regions (memmap=512M!1G memmap=512M!2G), one per filesystem:
+# fsdax does not work on partitions.
+for m in nd_e820 nd_pmem crc32c_generic xfs ext4; do
+	modprobe $m >/dev/null 2>&1 || echo "vm-guest: modprobe $m failed"
+done
+mkdir -p /mnt/xfs /mnt/ext4
+i=0
+for fs in xfs ext4; do
+	dev=$(ndctl create-namespace -f -e namespace$i.0 --mode=fsdax 2>/tmp/ndctl.log |
+		sed -n 's/.*"blockdev":"\([^"]*\)".*/\1/p')
+	[ -b "/dev/$dev" ] || { cat /tmp/ndctl.log; die "no fsdax namespace$i.0"; }
+	case $fs in
+	xfs) mkfs.xfs -q -f -m reflink=0 "/dev/$dev" ;;
+	ext4) mkfs.ext4 -q -F -b 4096 "/dev/$dev" ;;
+	esac || die "mkfs.$fs failed"
+	mount -t $fs -o dax=always "/dev/$dev" /mnt/$fs || die "mount $fs failed"
+	chmod 1777 /mnt/$fs
+	i=$((i + 1))
+done
+export LL_XFS=/mnt/xfs LL_EXT4=/mnt/ext4
+
+if [ -n "$LL_KO" ]; then
+	insmod "$LL_KO" || die "insmod $LL_KO failed"
+fi
+export LL_TESTMODS
+
+cd "$LL_CWD" || die "no $LL_CWD"
+bash "$out/cmd"
+rc=$?
+
+# Leave nothing behind: a test that left the module busy fails the run.
+if [ -n "$LL_KO" ] && [ -e /sys/module/layoutlease ]; then
+	rmmod layoutlease || { echo "vm-guest: rmmod layoutlease failed"; rc=1; }
+fi
+umount /mnt/xfs /mnt/ext4 || { echo "vm-guest: umount failed"; rc=1; }
+if [ -w $kmemleak ]; then
+	echo scan > $kmemleak; sleep 5; echo scan > $kmemleak
+	cat $kmemleak > "$out/kmemleak"
+fi
+if [ -r /proc/lockdep_stats ]; then
+	grep -q 'debug_locks: *1' /proc/lockdep_stats ||
+		{ echo "vm-guest: lockdep switched itself off"; rc=1; }
+fi
+exit $rc
