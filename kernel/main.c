@@ -61,19 +61,19 @@ struct ll_ioctl_op {
 	int (*execute)(struct ll_ucmd *ucmd);
 };
 
-#define LL_IOCTL_OP(_ioctl, _fn, _struct, _last, _flags)                       \
-	[_IOC_NR(_ioctl) - LAYOUTLEASE_CMD_BASE] = {                           \
+#define LL_IOCTL_OP(_cmd, _fn, _struct, _last, _flags)                         \
+	[LAYOUTLEASE_CMD_##_cmd - LAYOUTLEASE_CMD_BASE] = {                    \
 		.size = sizeof(_struct) +                                      \
 			BUILD_BUG_ON_ZERO(sizeof(union ll_ucmd_buffer) <       \
 					  sizeof(_struct)),                    \
 		.min_size = offsetofend(_struct, _last),                       \
-		.ioctl_num = _ioctl,                                           \
+		.ioctl_num = LAYOUTLEASE_IOC_##_cmd,                           \
 		.flags = _flags,                                               \
 		.execute = _fn,                                                \
 	}
 
 static const struct ll_ioctl_op ll_ioctl_ops[] = {
-	LL_IOCTL_OP(LAYOUTLEASE_IOC_GET_INFO, ll_get_info,
+	LL_IOCTL_OP(GET_INFO, ll_get_info,
 		    struct layoutlease_get_info, out_get_info_flags, 0),
 };
 

@@ -27,7 +27,9 @@ fi
 
 # Two e820 pmem regions (memmap=512M!1G memmap=512M!2G), one per filesystem:
 # fsdax does not work on partitions.
-for m in nd_e820 nd_pmem crc32c_generic xfs ext4; do
+# crc32c_generic feeds libcrc32c on older kernels; newer ones lack it.
+modprobe -q crc32c_generic 2>/dev/null
+for m in nd_e820 nd_pmem xfs ext4; do
 	modprobe $m >/dev/null 2>&1 || echo "vm-guest: modprobe $m failed"
 done
 mkdir -p /mnt/xfs /mnt/ext4

@@ -76,6 +76,7 @@ struct layoutlease_get_info {
 	__aligned_u64 out_commands;
 	__aligned_u64 out_get_info_flags;
 };
+
 #define LAYOUTLEASE_IOC_GET_INFO _IO(LAYOUTLEASE_TYPE, LAYOUTLEASE_CMD_GET_INFO)
 
 #endif /* _UAPI_LINUX_LAYOUTLEASE_H */

@@ -1,0 +1,110 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make check: style, the module built with W=1 for every kernel of the
+# matrix, the selftests in a VM per kernel (XFS and ext4 DAX mounts in each)
+# and the test bed's own checks.  Prints every test, ends with the line
+# "N passed, N failed" and exits non-zero on any failure.
+#
+#   scripts/check.sh [--build-only] [KERNEL...]   default: 6.1 6.12 sid debug
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top" || exit 1
+build_only=
+[ "${1:-}" = --build-only ] && { build_only=1; shift; }
+kernels=${*:-${LL_KERNELS:-6.1 6.12 sid debug}}
+passed=0 failed=0 skipped=0
+logdir=$top/build/check
+rm -rf "$logdir" && mkdir -p "$logdir"
+start=$(date +%s)
+
+pass() { passed=$((passed + 1)); echo "ok      $*"; }
+fail() { failed=$((failed + 1)); echo "FAIL    $*"; }
+check() {	# name command...: one test from a command's exit code
+	local name=$1 log
+	shift
+	log=$logdir/$(echo "$name" | tr -c 'A-Za-z0-9._-' '_').log
+	if "$@" >"$log" 2>&1; then
+		pass "$name"
+	else
+		fail "$name"
+		tail -n 30 "$log" | sed 's/^/        | /'
+	fi
+}
+
+# Each TAP line of the selftests is a test, named by kernel and program.
+tap() {	# kernel log
+	local k=$1 prog=? line
+	while IFS= read -r line; do
+		case $line in
+		"# selftest: "*) prog=${line#\# selftest: }; prog=${prog%% *} ;;
+		"ok "*"# SKIP"*) skipped=$((skipped + 1))
+			echo "skip    [$k] $prog ${line#ok [0-9]* }" ;;
+		"ok "*) pass "[$k] $prog ${line#ok [0-9]* }" ;;
+		"not ok "*) fail "[$k] $prog ${line#not ok [0-9]* }" ;;
+		esac
+	done < "$2"
+}
+
+echo "== style"
+while IFS= read -r line; do
+	case $line in
+	"ok "*) pass "style: ${line#ok }" ;;
+	"FAIL "*) fail "style: ${line#FAIL }" ;;
+	*) echo "        | $line" ;;
+	esac
+done < <(scripts/style.sh 2>&1)
+
+echo "== selftest programs"
+check "selftests: build" make -s -C selftests
+
+for k in $kernels; do
+	echo "== kernel $k"
+	check "[$k] module and test modules build with W=1, no warning" scripts/build.sh "$k"
+	[ -n "$build_only" ] && continue
+	limit=600
+	[ "$k" = debug ] && limit=1200
+	log=$logdir/vm-$k.log
+	t0=$(date +%s)
+	scripts/vm-run -k "$k" -t $limit -- selftests/run.sh >"$log" 2>&1
+	rc=$?
+	tap "$k" "$log"
+	if [ $rc = 0 ]; then
+		pass "[$k] VM run: exit 0, kernel log clean ($(( $(date +%s) - t0 )) s)"
+	else
+		fail "[$k] VM run: exit $rc"
+		grep -v -E '^(ok |#|TAP|1\.\.)' "$log" | tail -n 40 | sed 's/^/        | /'
+	fi
+done
+
+# The test bed must catch failure: a failing test and a guest WARN each fail
+# the run.  Checked on the first kernel given.
+if [ -z "$build_only" ]; then
+	k=${kernels%% *}
+	echo "== test bed self-checks ($k)"
+	log=$logdir/testbed-fail.log
+	if ! scripts/vm-run -k "$k" -- env LL_TESTBED_FAIL=1 build/selftests/testbed_test \
+		>"$log" 2>&1 && grep -q '^not ok .*deliberate_failure' "$log"; then
+		pass "[$k] test bed: a failing test fails the run"
+	else
+		fail "[$k] test bed: a failing test fails the run"
+	fi
+	log=$logdir/testbed-warn.log
+	# shellcheck disable=SC2016
+	if ! scripts/vm-run -k "$k" -- bash -c 'insmod $LL_TESTMODS/ll_testbed_warn.ko' \
+		>"$log" 2>&1 && grep -q "deliberate warning" "$log" &&
+		grep -q "kernel log has a report" "$log"; then
+		pass "[$k] test bed: a guest WARN fails the run"
+	else
+		fail "[$k] test bed: a guest WARN fails the run"
+	fi
+fi
+
+echo "== $(( $(date +%s) - start )) s; logs in $logdir"
+if [ $skipped -gt 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
+[ $failed = 0 ]
