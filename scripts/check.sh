@@ -58,6 +58,7 @@ done < <(scripts/style.sh 2>&1)
 
 echo "== selftest programs"
 check "selftests: build" make -s -C selftests
+check "tools: build" make -s -C tools
 
 for k in $kernels; do
 	echo "== kernel $k"
