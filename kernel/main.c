@@ -13,24 +13,29 @@
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/moduleparam.h>
 #include <linux/stddef.h>
 #include <linux/uaccess.h>
-#include <linux/layoutlease.h>
 
-/**
- * struct ll_ucmd - one ioctl call in progress
- * @ubuffer: the user's command struct
- * @user_size: its size as user space declared it
- * @cmd: kernel copy, zero-extended to the kernel's struct size
+#include "layoutlease.h"
+
+/*
+ * Break timeouts.  The default gives a process time to deregister its
+ * memory regions (milliseconds for an RDMA driver) even under load; the cap
+ * bounds how long any truncate on a leased file can be held up.
  */
-struct ll_ucmd {
-	void __user *ubuffer;
-	u32 user_size;
-	void *cmd;
-};
+unsigned int ll_default_break_timeout_ms = 5000;
+module_param_named(default_break_timeout_ms, ll_default_break_timeout_ms,
+		   uint, 0644);
+MODULE_PARM_DESC(default_break_timeout_ms,
+		 "Break timeout of a lease that asks for 0 (ms, default 5000)");
+unsigned int ll_max_break_timeout_ms = 30000;
+module_param_named(max_break_timeout_ms, ll_max_break_timeout_ms, uint, 0644);
+MODULE_PARM_DESC(max_break_timeout_ms,
+		 "Cap of the break timeout of any lease (ms, default 30000)");
 
 /* Copy the kernel's struct back, truncated to what user space knows. */
-static int ll_ucmd_respond(struct ll_ucmd *ucmd, size_t cmd_len)
+int ll_ucmd_respond(struct ll_ucmd *ucmd, size_t cmd_len)
 {
 	if (copy_to_user(ucmd->ubuffer, ucmd->cmd,
 			 min_t(size_t, ucmd->user_size, cmd_len)))
@@ -43,6 +48,10 @@ static int ll_get_info(struct ll_ucmd *ucmd);
 /* Every command struct, so that the dispatcher has room for any of them. */
 union ll_ucmd_buffer {
 	struct layoutlease_get_info get_info;
+	struct layoutlease_lease_create lease_create;
+	struct layoutlease_pin pin;
+	struct layoutlease_unpin unpin;
+	struct layoutlease_owner owner;
 };
 
 /**
@@ -51,6 +60,7 @@ union ll_ucmd_buffer {
  * @min_size: size of the command's first version
  * @ioctl_num: the full ioctl number
  * @flags: the flags the command supports
+ * @lease_fd: the command works on lease fds, else on /dev/layoutlease
  * @execute: the command; the struct is copied in and its flags checked
  */
 struct ll_ioctl_op {
@@ -58,10 +68,11 @@ struct ll_ioctl_op {
 	unsigned int min_size;
 	unsigned int ioctl_num;
 	u32 flags;
+	bool lease_fd;
 	int (*execute)(struct ll_ucmd *ucmd);
 };
 
-#define LL_IOCTL_OP(_cmd, _fn, _struct, _last, _flags)                         \
+#define LL_IOCTL_OP(_cmd, _fn, _struct, _last, _flags, _lease_fd)              \
 	[LAYOUTLEASE_CMD_##_cmd - LAYOUTLEASE_CMD_BASE] = {                    \
 		.size = sizeof(_struct) +                                      \
 			BUILD_BUG_ON_ZERO(sizeof(union ll_ucmd_buffer) <       \
@@ -69,12 +80,22 @@ struct ll_ioctl_op {
 		.min_size = offsetofend(_struct, _last),                       \
 		.ioctl_num = LAYOUTLEASE_IOC_##_cmd,                           \
 		.flags = _flags,                                               \
+		.lease_fd = _lease_fd,                                         \
 		.execute = _fn,                                                \
 	}
 
 static const struct ll_ioctl_op ll_ioctl_ops[] = {
 	LL_IOCTL_OP(GET_INFO, ll_get_info,
-		    struct layoutlease_get_info, out_get_info_flags, 0),
+		    struct layoutlease_get_info, out_get_info_flags, 0, false),
+	LL_IOCTL_OP(LEASE_CREATE, ll_lease_create,
+		    struct layoutlease_lease_create, out_lease_id,
+		    LAYOUTLEASE_LEASE_NONBLOCK, false),
+	LL_IOCTL_OP(PIN, ll_pin_ioctl, struct layoutlease_pin, out_offset,
+		    LAYOUTLEASE_PIN_NONBLOCK, true),
+	LL_IOCTL_OP(UNPIN, ll_unpin_ioctl, struct layoutlease_unpin, pin_id,
+		    0, true),
+	LL_IOCTL_OP(OWNER, ll_owner_ioctl, struct layoutlease_owner, signal,
+		    0, true),
 };
 
 /* Both size and flags lead every struct: the dispatcher checks them. */
@@ -110,13 +131,21 @@ static int ll_get_info(struct ll_ucmd *ucmd)
 	for (i = 0; i < ARRAY_SIZE(ll_ioctl_ops); i++)
 		if (ll_ioctl_ops[i].execute)
 			info->out_commands |= BIT_ULL(i);
-	info->out_get_info_flags =
-		ll_ioctl_op(LAYOUTLEASE_IOC_GET_INFO)->flags;
+	info->out_get_info_flags = ll_ioctl_op(LAYOUTLEASE_IOC_GET_INFO)->flags;
+	info->out_lease_create_flags =
+		ll_ioctl_op(LAYOUTLEASE_IOC_LEASE_CREATE)->flags;
+	info->out_pin_flags = ll_ioctl_op(LAYOUTLEASE_IOC_PIN)->flags;
+	info->out_unpin_flags = ll_ioctl_op(LAYOUTLEASE_IOC_UNPIN)->flags;
+	info->out_owner_flags = ll_ioctl_op(LAYOUTLEASE_IOC_OWNER)->flags;
+	info->out_default_break_timeout_ms =
+		min(ll_default_break_timeout_ms, ll_max_break_timeout_ms);
+	info->out_max_break_timeout_ms = ll_max_break_timeout_ms;
 	return ll_ucmd_respond(ucmd, sizeof(*info));
 }
 
-static long ll_dev_ioctl(struct file *filp, unsigned int cmd,
-			 unsigned long arg)
+/* The ioctl of /dev/layoutlease and of lease fds. */
+long ll_dispatch(struct file *filp, unsigned int cmd, unsigned long arg,
+		 bool lease_fd)
 {
 	const struct ll_ioctl_op *op = ll_ioctl_op(cmd);
 	union ll_ucmd_buffer buf;
@@ -124,13 +153,16 @@ static long ll_dev_ioctl(struct file *filp, unsigned int cmd,
 	struct ll_ucmd ucmd = {
 		.ubuffer = (void __user *)arg,
 		.cmd = &buf,
+		.filp = filp,
 	};
 	int ret;
 
 	BUILD_BUG_ON(offsetof(struct layoutlease_get_info, flags) !=
 		     offsetof(struct ll_cmd_header, flags));
+	BUILD_BUG_ON(offsetof(struct layoutlease_pin, flags) !=
+		     offsetof(struct ll_cmd_header, flags));
 
-	if (!op)
+	if (!op || op->lease_fd != lease_fd)
 		return -ENOIOCTLCMD;
 	if (get_user(ucmd.user_size, (u32 __user *)ucmd.ubuffer))
 		return -EFAULT;
@@ -143,6 +175,12 @@ static long ll_dev_ioctl(struct file *filp, unsigned int cmd,
 	if (hdr->flags & ~op->flags)
 		return -EOPNOTSUPP;
 	return op->execute(&ucmd);
+}
+
+static long ll_dev_ioctl(struct file *filp, unsigned int cmd,
+			 unsigned long arg)
+{
+	return ll_dispatch(filp, cmd, arg, false);
 }
 
 static const struct file_operations ll_dev_fops = {
@@ -169,18 +207,32 @@ static int __init ll_init(void)
 {
 	int ret;
 
+	ret = ll_break_init();
+	if (ret)
+		return ret;
+	ret = ll_proc_init();
+	if (ret)
+		goto out_break;
 	ret = misc_register(&ll_miscdev);
 	if (ret) {
 		pr_err("cannot register /dev/%s: %d\n", ll_miscdev.name, ret);
-		return ret;
+		goto out_proc;
 	}
 	pr_info("api %d ready\n", LAYOUTLEASE_API_VERSION);
 	return 0;
+
+out_proc:
+	ll_proc_exit();
+out_break:
+	ll_break_exit();
+	return ret;
 }
 
 static void __exit ll_exit(void)
 {
 	misc_deregister(&ll_miscdev);
+	ll_proc_exit();
+	ll_break_exit();
 }
 
 module_init(ll_init);

@@ -9,6 +9,7 @@
 #define _LAYOUTLEASE_UTILS_H
 
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,5 +53,83 @@ static inline int _test_ioctl_get_info(int fd, struct layoutlease_get_info *info
 
 #define test_err_get_info(_errno, info, size, flags)                           \
 	EXPECT_ERRNO(_errno, _test_ioctl_get_info(self->fd, info, size, flags))
+
+static inline int _test_cmd_lease_create(int devfd, int fd, __u64 offset,
+					 __u64 length, __u32 timeout_ms,
+					 __u32 flags, int *lease_fd)
+{
+	struct layoutlease_lease_create cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.fd = fd,
+		.break_timeout_ms = timeout_ms,
+		.offset = offset,
+		.length = length,
+		.out_lease_fd = -1,
+	};
+	int ret = ioctl(devfd, LAYOUTLEASE_IOC_LEASE_CREATE, &cmd);
+
+	if (!ret && lease_fd)
+		*lease_fd = cmd.out_lease_fd;
+	return ret;
+}
+
+#define test_cmd_lease_create(fd, off, len, timeout, lease_fd)                 \
+	ASSERT_EQ(0, _test_cmd_lease_create(self->devfd, fd, off, len, timeout,\
+					    0, lease_fd))
+
+#define test_err_lease_create(_errno, fd, off, len, timeout, flags)            \
+	EXPECT_ERRNO(_errno, _test_cmd_lease_create(self->devfd, fd, off, len, \
+						    timeout, flags, NULL))
+
+static inline int _test_cmd_pin(int lease_fd, void *addr, __u64 length,
+				__u32 flags, __u64 *pin_id)
+{
+	struct layoutlease_pin cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.addr = (uintptr_t)addr,
+		.length = length,
+	};
+	int ret = ioctl(lease_fd, LAYOUTLEASE_IOC_PIN, &cmd);
+
+	if (!ret && pin_id)
+		*pin_id = cmd.out_pin_id;
+	return ret;
+}
+
+#define test_cmd_pin(lease_fd, addr, len, pin_id)                              \
+	ASSERT_EQ(0, _test_cmd_pin(lease_fd, addr, len, 0, pin_id))
+
+#define test_err_pin(_errno, lease_fd, addr, len, flags)                       \
+	EXPECT_ERRNO(_errno, _test_cmd_pin(lease_fd, addr, len, flags, NULL))
+
+static inline int _test_cmd_unpin(int lease_fd, __u64 pin_id)
+{
+	struct layoutlease_unpin cmd = { .size = sizeof(cmd), .pin_id = pin_id };
+
+	return ioctl(lease_fd, LAYOUTLEASE_IOC_UNPIN, &cmd);
+}
+
+#define test_cmd_unpin(lease_fd, pin_id)                                       \
+	ASSERT_EQ(0, _test_cmd_unpin(lease_fd, pin_id))
+
+#define test_err_unpin(_errno, lease_fd, pin_id)                               \
+	EXPECT_ERRNO(_errno, _test_cmd_unpin(lease_fd, pin_id))
+
+static inline int _test_cmd_owner(int lease_fd, int fd, __u32 sig)
+{
+	struct layoutlease_owner cmd = {
+		.size = sizeof(cmd), .fd = fd, .signal = sig,
+	};
+
+	return ioctl(lease_fd, LAYOUTLEASE_IOC_OWNER, &cmd);
+}
+
+#define test_cmd_owner(lease_fd, sig)                                          \
+	ASSERT_EQ(0, _test_cmd_owner(lease_fd, lease_fd, sig))
+
+#define test_err_owner(_errno, lease_fd, fd, sig)                              \
+	EXPECT_ERRNO(_errno, _test_cmd_owner(lease_fd, fd, sig))
 
 #endif /* _LAYOUTLEASE_UTILS_H */

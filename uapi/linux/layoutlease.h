@@ -43,6 +43,10 @@
 enum {
 	LAYOUTLEASE_CMD_BASE = 0x80,
 	LAYOUTLEASE_CMD_GET_INFO = LAYOUTLEASE_CMD_BASE,
+	LAYOUTLEASE_CMD_LEASE_CREATE,
+	LAYOUTLEASE_CMD_PIN,
+	LAYOUTLEASE_CMD_UNPIN,
+	LAYOUTLEASE_CMD_OWNER,
 };
 
 /**
@@ -52,7 +56,7 @@ enum {
  * features with the masks of &struct layoutlease_get_info rather than by
  * comparing versions.
  */
-#define LAYOUTLEASE_API_VERSION 1
+#define LAYOUTLEASE_API_VERSION 2
 
 /**
  * struct layoutlease_get_info - ioctl(LAYOUTLEASE_IOC_GET_INFO)
@@ -63,6 +67,12 @@ enum {
  * @out_commands: bit (n - LAYOUTLEASE_CMD_BASE) is set for every command n
  *                this module accepts, on the device or on lease fds
  * @out_get_info_flags: flags accepted by LAYOUTLEASE_IOC_GET_INFO
+ * @out_lease_create_flags: flags accepted by LAYOUTLEASE_IOC_LEASE_CREATE
+ * @out_pin_flags: flags accepted by LAYOUTLEASE_IOC_PIN
+ * @out_unpin_flags: flags accepted by LAYOUTLEASE_IOC_UNPIN
+ * @out_owner_flags: flags accepted by LAYOUTLEASE_IOC_OWNER
+ * @out_default_break_timeout_ms: break timeout of a lease that asks for 0
+ * @out_max_break_timeout_ms: the cap of break timeouts (module parameter)
  *
  * Reports what the running module supports, in the manner of UFFDIO_API:
  * every later command adds an ``out_<command>_flags`` mask at the end of
@@ -75,8 +85,189 @@ struct layoutlease_get_info {
 	__u32 __reserved;
 	__aligned_u64 out_commands;
 	__aligned_u64 out_get_info_flags;
+	__aligned_u64 out_lease_create_flags;
+	__aligned_u64 out_pin_flags;
+	__aligned_u64 out_unpin_flags;
+	__aligned_u64 out_owner_flags;
+	__u32 out_default_break_timeout_ms;
+	__u32 out_max_break_timeout_ms;
 };
 
 #define LAYOUTLEASE_IOC_GET_INFO _IO(LAYOUTLEASE_TYPE, LAYOUTLEASE_CMD_GET_INFO)
+
+/**
+ * enum layoutlease_lease_create_flags - flags of LAYOUTLEASE_IOC_LEASE_CREATE
+ * @LAYOUTLEASE_LEASE_NONBLOCK: fail with EAGAIN instead of waiting while a
+ *                              break is in progress on the file
+ */
+enum layoutlease_lease_create_flags {
+	LAYOUTLEASE_LEASE_NONBLOCK = 1 << 0,
+};
+
+/**
+ * struct layoutlease_lease_create - ioctl(LAYOUTLEASE_IOC_LEASE_CREATE)
+ * @size: sizeof(struct layoutlease_lease_create)
+ * @flags: &enum layoutlease_lease_create_flags
+ * @fd: an fd of a regular file on a DAX mount (XFS or ext4, -o dax)
+ * @break_timeout_ms: how long holders get to unpin once a break started
+ *                    before the module revokes their pins; 0 for the
+ *                    default; values above the cap are lowered to it
+ * @offset: start of the leased range in the file; page aligned
+ * @length: length of the range; page aligned, not 0
+ * @out_lease_fd: the new lease fd, close-on-exec
+ * @out_break_timeout_ms: the break timeout in force
+ * @out_lease_id: the lease's id, as /proc/layoutleases shows it
+ *
+ * On /dev/layoutlease.  Takes a layout lease on a range of the file.  The
+ * caller needs what fcntl(F_SETLEASE) needs: it owns the file or has
+ * CAP_LEASE.  Errors besides the general ones: EBADF @fd is not open;
+ * EOPNOTSUPP the file is not a regular file on a DAX mount; EACCES not the
+ * owner and no CAP_LEASE; EINVAL misaligned, empty or overflowing range;
+ * EAGAIN a break is in progress and LAYOUTLEASE_LEASE_NONBLOCK was given;
+ * EINTR a signal came while waiting for a break to end; EMFILE, ENOMEM.
+ */
+struct layoutlease_lease_create {
+	__u32 size;
+	__u32 flags;
+	__s32 fd;
+	__u32 break_timeout_ms;
+	__aligned_u64 offset;
+	__aligned_u64 length;
+	__s32 out_lease_fd;
+	__u32 out_break_timeout_ms;
+	__aligned_u64 out_lease_id;
+};
+
+#define LAYOUTLEASE_IOC_LEASE_CREATE \
+	_IO(LAYOUTLEASE_TYPE, LAYOUTLEASE_CMD_LEASE_CREATE)
+
+/**
+ * enum layoutlease_pin_flags - flags of LAYOUTLEASE_IOC_PIN
+ * @LAYOUTLEASE_PIN_NONBLOCK: fail with EAGAIN instead of waiting while a
+ *                            break is in progress on the file
+ */
+enum layoutlease_pin_flags {
+	LAYOUTLEASE_PIN_NONBLOCK = 1 << 0,
+};
+
+/**
+ * struct layoutlease_pin - ioctl(LAYOUTLEASE_IOC_PIN)
+ * @size: sizeof(struct layoutlease_pin)
+ * @flags: &enum layoutlease_pin_flags
+ * @addr: start of the user range to pin; page aligned
+ * @length: its length; page aligned, not 0
+ * @out_pin_id: the pin's id, for LAYOUTLEASE_IOC_UNPIN and events
+ * @out_offset: the file offset of @addr
+ *
+ * On a lease fd.  Pins the pages of a range of the caller's address space
+ * that lies inside one writable MAP_SHARED mapping of the leased file and
+ * inside the leased range.  The pin lasts until it is unpinned, the lease
+ * is released, a break revokes it, or any part of the mapping goes away
+ * (munmap, mremap, exec, exit), which revokes it.  The pages are charged to
+ * RLIMIT_MEMLOCK (unless CAP_IPC_LOCK).  Errors besides the general ones:
+ * EINVAL misaligned or empty range, or a range not wholly inside such a
+ * mapping and the leased range; EAGAIN a break is in progress and
+ * LAYOUTLEASE_PIN_NONBLOCK was given; EINTR a signal came while waiting for
+ * a break to end; ENOMEM over RLIMIT_MEMLOCK or out of memory; EFAULT the
+ * pages could not be faulted in.  On error nothing is pinned.
+ */
+struct layoutlease_pin {
+	__u32 size;
+	__u32 flags;
+	__aligned_u64 addr;
+	__aligned_u64 length;
+	__aligned_u64 out_pin_id;
+	__aligned_u64 out_offset;
+};
+
+#define LAYOUTLEASE_IOC_PIN _IO(LAYOUTLEASE_TYPE, LAYOUTLEASE_CMD_PIN)
+
+/**
+ * struct layoutlease_unpin - ioctl(LAYOUTLEASE_IOC_UNPIN)
+ * @size: sizeof(struct layoutlease_unpin)
+ * @flags: Must be 0
+ * @pin_id: a pin of this lease
+ *
+ * On a lease fd.  Releases a pin.  Errors besides the general ones: ENOENT
+ * no such pin on this lease; ENOLINK the pin was revoked (its pages are
+ * already released; the pin is forgotten now, as with a successful unpin).
+ */
+struct layoutlease_unpin {
+	__u32 size;
+	__u32 flags;
+	__aligned_u64 pin_id;
+};
+
+#define LAYOUTLEASE_IOC_UNPIN _IO(LAYOUTLEASE_TYPE, LAYOUTLEASE_CMD_UNPIN)
+
+/**
+ * struct layoutlease_owner - ioctl(LAYOUTLEASE_IOC_OWNER)
+ * @size: sizeof(struct layoutlease_owner)
+ * @flags: Must be 0
+ * @fd: the number of this lease fd in the calling process; it becomes the
+ *      si_fd of the signals this process gets
+ * @signal: the signal to send at every event, 0 for SIGIO
+ *
+ * On a lease fd.  Registers the calling process as an owner of the lease:
+ * it gets @signal, with si_code POLL_MSG and si_fd @fd, at every event,
+ * until it closes its last fd of the lease or exits; calling again changes
+ * @fd and @signal.  Errors besides the general ones: EBADF @fd is not this
+ * lease in the calling process; EINVAL @signal is not a valid signal.
+ */
+struct layoutlease_owner {
+	__u32 size;
+	__u32 flags;
+	__s32 fd;
+	__u32 signal;
+};
+
+#define LAYOUTLEASE_IOC_OWNER _IO(LAYOUTLEASE_TYPE, LAYOUTLEASE_CMD_OWNER)
+
+/**
+ * enum layoutlease_event_type - what a &struct layoutlease_event reports
+ * @LAYOUTLEASE_EVENT_BREAK: the filesystem needs the blocks of the file
+ *     back; unpin before @deadline_ns or the pins are revoked
+ * @LAYOUTLEASE_EVENT_REVOKED: pin @pin_id was revoked at the deadline
+ * @LAYOUTLEASE_EVENT_UNMAPPED: pin @pin_id was revoked because its mapping
+ *     went away (munmap, mremap, exec, exit)
+ * @LAYOUTLEASE_EVENT_BREAK_DONE: no pin remains; the filesystem goes on
+ * @LAYOUTLEASE_EVENT_OVERFLOW: events were lost; the queue was full
+ */
+enum layoutlease_event_type {
+	LAYOUTLEASE_EVENT_BREAK = 1,
+	LAYOUTLEASE_EVENT_REVOKED,
+	LAYOUTLEASE_EVENT_UNMAPPED,
+	LAYOUTLEASE_EVENT_BREAK_DONE,
+	LAYOUTLEASE_EVENT_OVERFLOW,
+};
+
+/**
+ * struct layoutlease_event - a record read() from a lease fd
+ * @type: &enum layoutlease_event_type
+ * @__reserved: 0
+ * @lease_id: the lease
+ * @pin_id: the pin, for REVOKED and UNMAPPED; else 0
+ * @offset: the range: the leased range for BREAK and BREAK_DONE, the pin's
+ *          range for REVOKED and UNMAPPED
+ * @length: see @offset
+ * @deadline_ns: for BREAK: when the pins will be revoked, CLOCK_MONOTONIC
+ * @time_ns: when the event happened, CLOCK_MONOTONIC
+ *
+ * read() returns whole records only (EINVAL for a buffer smaller than one),
+ * blocks unless O_NONBLOCK (then EAGAIN).  Each process that has the lease
+ * fd reads its own queue: a registered owner's, or a queue made for the
+ * process at its first read() or poll().  A full queue drops the newest
+ * events and ends with one OVERFLOW record.
+ */
+struct layoutlease_event {
+	__u32 type;
+	__u32 __reserved;
+	__aligned_u64 lease_id;
+	__aligned_u64 pin_id;
+	__aligned_u64 offset;
+	__aligned_u64 length;
+	__aligned_u64 deadline_ns;
+	__aligned_u64 time_ns;
+};
 
 #endif /* _UAPI_LINUX_LAYOUTLEASE_H */

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Breaks: the trigger, the notification and the revocation at the deadline.
+ *
+ * XFS and ext4 wait for pinned DAX pages in xfs_break_dax_layouts() and
+ * ext4_break_layouts(), which both scan with dax_layout_busy_page_range()
+ * (dax_layout_busy_page() tail-calls it; on 7.2 dax_break_layout() calls
+ * it).  Stock kernels offer no hook there, so a kprobe on its entry is the
+ * trigger: it runs with preemption off, holding the filesystem's i_rwsem
+ * and invalidate_lock, for every file (DAX or not) on every size change,
+ * so it only looks the mapping up under RCU and, if the file has pins,
+ * marks it breaking and kicks a work item.  Nothing here takes i_rwsem or
+ * waits for the filesystem.
+ *
+ *   truncate (i_rwsem, invalidate_lock)   kprobe        break_work / revoke_work
+ *   dax_layout_busy_page_range()  ------> breaking = 1
+ *                                         queue   ----> BREAK event, signals
+ *   sleeps (invalidate_lock dropped)                    at deadline: unpin
+ *   page idle: woken, rescans, goes on  <-------------- (or holders unpin)
+ *                                                       npins == 0: BREAK_DONE
+ *
+ * Copyright (C) 2026 The layoutlease authors
+ */
+#include <linux/kprobes.h>
+#include <linux/ktime.h>
+#include <linux/rcupdate.h>
+
+#include "layoutlease.h"
+
+struct workqueue_struct *ll_wq;
+
+static const char ll_break_symbol[] = "dax_layout_busy_page_range";
+
+static int ll_break_kprobe(struct kprobe *kp, struct pt_regs *regs)
+{
+	struct address_space *mapping = (void *)regs->di;
+	struct ll_file *lf;
+
+	rcu_read_lock();
+	lf = ll_file_lookup_rcu(mapping);
+	if (lf) {
+		spin_lock(&lf->lock);
+		if (lf->npins && !lf->breaking) {
+			lf->breaking = true;
+			lf->break_start = ktime_get();
+			/* Pins hold leases hold @lf: this is never the last. */
+			kref_get(&lf->ref);
+			if (!queue_work(ll_wq, &lf->break_work))
+				refcount_dec(&lf->ref.refcount);
+		}
+		spin_unlock(&lf->lock);
+	}
+	rcu_read_unlock();
+	return 0;
+}
+
+static struct kprobe ll_kprobe = {
+	.symbol_name = ll_break_symbol,
+	.pre_handler = ll_break_kprobe,
+};
+
+/* Arm the revocation for @when; called with lf->lock held. */
+static void ll_arm_revoke(struct ll_file *lf, ktime_t when)
+{
+	s64 ns = ktime_to_ns(ktime_sub(when, ktime_get()));
+	unsigned long delay = ns > 0 ? nsecs_to_jiffies(ns) + 1 : 0;
+
+	lockdep_assert_held(&lf->lock);
+	kref_get(&lf->ref);
+	if (!queue_delayed_work(ll_wq, &lf->revoke_work, delay))
+		refcount_dec(&lf->ref.refcount);
+}
+
+void ll_break_work(struct work_struct *work)
+{
+	struct ll_file *lf = container_of(work, struct ll_file, break_work);
+	ktime_t first = KTIME_MAX;
+	struct ll_lease *lease;
+
+	spin_lock(&lf->lock);
+	if (lf->breaking) {
+		list_for_each_entry(lease, &lf->leases, file_node) {
+			ktime_t deadline = ktime_add_ms(lf->break_start,
+							lease->timeout_ms);
+
+			ll_lease_event(lease, LAYOUTLEASE_EVENT_BREAK, 0,
+				       lease->start, lease->end - lease->start,
+				       deadline);
+			if (ktime_before(deadline, first))
+				first = deadline;
+		}
+		if (first != KTIME_MAX)
+			ll_arm_revoke(lf, first);
+	}
+	spin_unlock(&lf->lock);
+	ll_file_put(lf);
+}
+
+void ll_revoke_work(struct work_struct *work)
+{
+	struct ll_file *lf = container_of(to_delayed_work(work), struct ll_file,
+					  revoke_work);
+	ktime_t next = KTIME_MAX;
+
+	while (ll_revoke_one(lf, ktime_get(), &next))
+		next = KTIME_MAX;
+	spin_lock(&lf->lock);
+	if (lf->breaking && next != KTIME_MAX)
+		ll_arm_revoke(lf, next);
+	spin_unlock(&lf->lock);
+	ll_file_put(lf);
+}
+
+/* A pin of @lf went away: the break ends when none is left. */
+void ll_break_pins_gone(struct ll_file *lf)
+{
+	struct ll_lease *lease;
+	bool done = false;
+
+	spin_lock(&lf->lock);
+	if (lf->breaking && !lf->npins) {
+		lf->breaking = false;
+		done = true;
+		list_for_each_entry(lease, &lf->leases, file_node)
+			ll_lease_event(lease, LAYOUTLEASE_EVENT_BREAK_DONE, 0,
+				       lease->start, lease->end - lease->start, 0);
+	}
+	spin_unlock(&lf->lock);
+	if (!done)
+		return;
+	wake_up_all(&lf->waitq);
+	/* Pins hold leases hold @lf: this is never the last reference. */
+	if (cancel_delayed_work(&lf->revoke_work))
+		refcount_dec(&lf->ref.refcount);
+}
+
+int ll_break_init(void)
+{
+	int ret;
+
+	ll_wq = alloc_workqueue("layoutlease", WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
+	if (!ll_wq)
+		return -ENOMEM;
+	ret = register_kprobe(&ll_kprobe);
+	if (ret) {
+		pr_err("cannot probe %s (%d): this kernel lacks the break hook\n",
+		       ll_break_symbol, ret);
+		destroy_workqueue(ll_wq);
+		return ret;
+	}
+	return 0;
+}
+
+void ll_break_exit(void)
+{
+	unregister_kprobe(&ll_kprobe);
+	destroy_workqueue(ll_wq);
+}

@@ -1,0 +1,228 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * layoutlease internals: objects, locking and lifetime.
+ *
+ * Objects
+ *   ll_file   one per leased file (keyed by its address_space); holds the
+ *             break state of the file.  Found from the kprobe under RCU.
+ *   ll_lease  one per LAYOUTLEASE_IOC_LEASE_CREATE; its anon-inode file is
+ *             the lease fd.  Holds a reference on the leased struct file
+ *             (so the inode cannot be evicted under a pin) and on ll_file.
+ *   ll_pin    pinned pages of one user mapping; holds a lease reference.
+ *   ll_owner  a process (files_struct) that has the lease fd: its event
+ *             queue and, once registered, its signal and si_fd.
+ *
+ * Lock order
+ *   mm->mmap_lock -> mapping->invalidate_lock -> ll_file.lock
+ *   ll_lease.owner_lock is a leaf (signals are sent under it).
+ *   ll_files_lock (global mutex) -> ll_file.lock
+ *
+ * Lifetime
+ *   ll_lease.ref: one for the lease fd (dropped at ->release), one per pin
+ *   that is not yet unpinned.  The last put frees the lease and drops the
+ *   ll_file reference.  ll_file.ref: one per lease; the last put removes it
+ *   from the hash (under ll_files_lock) and frees it after an RCU grace
+ *   period, since the kprobe looks it up under RCU.
+ */
+#ifndef _LAYOUTLEASE_INTERNAL_H
+#define _LAYOUTLEASE_INTERNAL_H
+
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/mmu_notifier.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <linux/seq_file.h>
+#include <linux/layoutlease.h>
+
+struct ll_ucmd {
+	void __user *ubuffer;
+	u32 user_size;
+	void *cmd;
+	struct file *filp;
+};
+
+int ll_ucmd_respond(struct ll_ucmd *ucmd, size_t cmd_len);
+
+/**
+ * struct ll_file - break state of one leased file
+ * @node: in the ll_files hash, keyed by @mapping; RCU for readers
+ * @mapping: the file's address_space (the kprobe's key)
+ * @ref: one per lease on the file
+ * @lock: protects @leases, @npins, @breaking, @break_start and the state of
+ *        every pin of every lease on the file
+ * @leases: the leases on this file
+ * @npins: pins of this file that still hold pages
+ * @breaking: a break is in progress: no new lease or pin is granted
+ * @break_start: when the break in progress started; a lease's pins are
+ *               revoked at @break_start plus its timeout
+ * @break_work: delivers the break event (kicked from the kprobe)
+ * @revoke_work: revokes the remaining pins at @deadline
+ * @waitq: lease and pin requests waiting for the break to end
+ * @rcu: frees the ll_file after a grace period
+ */
+struct ll_file {
+	struct hlist_node node;
+	struct address_space *mapping;
+	struct kref ref;
+	spinlock_t lock;
+	struct list_head leases;
+	unsigned long npins;
+	bool breaking;
+	ktime_t break_start;
+	struct work_struct break_work;
+	struct delayed_work revoke_work;
+	wait_queue_head_t waitq;
+	struct rcu_head rcu;
+};
+
+/* How a pin ended: still pinned, unpinned by its holder, or revoked. */
+enum ll_pin_state {
+	LL_PIN_ACTIVE,
+	LL_PIN_REVOKED,
+	LL_PIN_UNMAPPED,
+};
+
+/**
+ * struct ll_pin - pinned pages of a MAP_SHARED mapping of the leased file
+ * @node: in ll_lease.pins, under ll_file.lock
+ * @lease: holds a reference
+ * @id: user-visible id
+ * @state: &enum ll_pin_state, under ll_file.lock
+ * @addr: user address of the first page
+ * @offset: file offset of the first page
+ * @npages: number of pages
+ * @pages: the pinned pages; NULL once released (under ll_file.lock the
+ *         releaser takes the array and unpins outside it)
+ * @mm: the address space the pin came from (grabbed by the notifier)
+ * @notifier: revokes the pin when its mapping goes away
+ * @notifier_live: @notifier is inserted and must be removed
+ * @free_work: frees a revoked pin whose lease fd is gone
+ * @freeing: somebody took it off the lease to free it; under ll_file.lock
+ */
+struct ll_pin {
+	struct list_head node;
+	struct ll_lease *lease;
+	u64 id;
+	enum ll_pin_state state;
+	unsigned long addr;
+	u64 offset;
+	unsigned long npages;
+	struct page **pages;
+	struct mm_struct *mm;
+	struct mmu_interval_notifier notifier;
+	bool notifier_live;
+	struct work_struct free_work;
+	bool freeing;
+};
+
+#define LL_EVENT_QUEUE 64
+
+/**
+ * struct ll_owner - a process that has the lease fd
+ * @node: in ll_lease.owners
+ * @files: the process's file table: the key, compared only
+ * @pid: its thread-group id, for signals
+ * @fd: si_fd of its signals
+ * @signal: 0 until it registered with LAYOUTLEASE_IOC_OWNER
+ * @head: first queued event
+ * @count: queued events
+ * @overflow: events were dropped since the queue was last drained
+ * @events: the queue
+ */
+struct ll_owner {
+	struct list_head node;
+	struct files_struct *files;
+	struct pid *pid;
+	int fd;
+	int signal;
+	unsigned int head;
+	unsigned int count;
+	bool overflow;
+	struct layoutlease_event events[LL_EVENT_QUEUE];
+};
+
+/**
+ * struct ll_lease - a layout lease
+ * @ref: see Lifetime above
+ * @lf: the leased file's break state
+ * @target: the leased file (a reference)
+ * @id: user-visible id
+ * @start: leased range, in bytes
+ * @end: end of the leased range (exclusive)
+ * @timeout_ms: break timeout
+ * @file_node: in ll_file.leases, under ll_file.lock
+ * @pins: pins of this lease, under ll_file.lock
+ * @owner_lock: protects @owners and every owner's queue
+ * @owners: processes that have the lease fd
+ * @readq: readers and pollers of the lease fd
+ * @fasync: O_ASYNC/F_SETOWN users of the lease fd
+ * @read_mutex: serialises read() of the lease fd
+ * @all_node: in ll_all_leases, under ll_files_lock
+ * @closed: the lease fd was released; under ll_file.lock
+ */
+struct ll_lease {
+	struct kref ref;
+	struct ll_file *lf;
+	struct file *target;
+	u64 id;
+	u64 start;
+	u64 end;
+	u32 timeout_ms;
+	struct list_head file_node;
+	struct list_head pins;
+	spinlock_t owner_lock;
+	struct list_head owners;
+	wait_queue_head_t readq;
+	struct fasync_struct *fasync;
+	struct mutex read_mutex;
+	struct list_head all_node;
+	bool closed;
+};
+
+extern unsigned int ll_default_break_timeout_ms;
+extern unsigned int ll_max_break_timeout_ms;
+
+/* main.c */
+long ll_dispatch(struct file *filp, unsigned int cmd, unsigned long arg,
+		 bool lease_fd);
+
+/* lease.c */
+extern struct mutex ll_files_lock;
+extern struct list_head ll_all_leases;
+u64 ll_new_id(void);
+struct ll_file *ll_file_lookup_rcu(struct address_space *mapping);
+void ll_file_put(struct ll_file *lf);
+int ll_wait_no_break(struct ll_file *lf, bool nonblock);
+bool ll_lease_readable(struct ll_lease *lease);
+void ll_lease_show(struct seq_file *m, struct ll_lease *lease);
+int ll_lease_create(struct ll_ucmd *ucmd);
+int ll_owner_ioctl(struct ll_ucmd *ucmd);
+void ll_lease_put(struct ll_lease *lease);
+void ll_lease_event(struct ll_lease *lease, u32 type, u64 pin_id, u64 offset,
+		    u64 length, ktime_t deadline);
+bool ll_is_lease_file(struct file *filp);
+
+/* pin.c */
+int ll_pin_ioctl(struct ll_ucmd *ucmd);
+int ll_unpin_ioctl(struct ll_ucmd *ucmd);
+void ll_pins_release(struct ll_lease *lease);
+void ll_pin_revoke(struct ll_pin *pin, enum ll_pin_state why);
+void ll_pin_free_work(struct work_struct *work);
+bool ll_revoke_one(struct ll_file *lf, ktime_t now, ktime_t *next);
+
+/* break.c */
+int ll_break_init(void);
+void ll_break_exit(void);
+void ll_break_work(struct work_struct *work);
+void ll_revoke_work(struct work_struct *work);
+void ll_break_pins_gone(struct ll_file *lf);
+extern struct workqueue_struct *ll_wq;
+
+/* proc.c */
+int ll_proc_init(void);
+void ll_proc_exit(void);
+
+#endif /* _LAYOUTLEASE_INTERNAL_H */

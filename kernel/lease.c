@@ -1,0 +1,590 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Leases, lease fds, owners and events.
+ *
+ * Copyright (C) 2026 The layoutlease authors
+ */
+#include <linux/anon_inodes.h>
+#include <linux/cred.h>
+#include <linux/fdtable.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/hashtable.h>
+#include <linux/magic.h>
+#include <linux/poll.h>
+#include <linux/sched/signal.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "layoutlease.h"
+
+/* ll_file objects by mapping; writers hold ll_files_lock, the kprobe RCU. */
+DEFINE_MUTEX(ll_files_lock);
+DEFINE_HASHTABLE(ll_files, 8);
+/* Every lease, for /proc/layoutleases; under ll_files_lock. */
+LIST_HEAD(ll_all_leases);
+static atomic64_t ll_next_id = ATOMIC64_INIT(0);
+
+u64 ll_new_id(void)
+{
+	return atomic64_inc_return(&ll_next_id);
+}
+
+struct ll_file *ll_file_lookup_rcu(struct address_space *mapping)
+{
+	struct ll_file *lf;
+
+	hash_for_each_possible_rcu(ll_files, lf, node, (unsigned long)mapping)
+		if (lf->mapping == mapping)
+			return lf;
+	return NULL;
+}
+
+static struct ll_file *ll_file_get(struct address_space *mapping)
+{
+	struct ll_file *lf;
+
+	lockdep_assert_held(&ll_files_lock);
+	hash_for_each_possible(ll_files, lf, node, (unsigned long)mapping) {
+		if (lf->mapping == mapping) {
+			kref_get(&lf->ref);
+			return lf;
+		}
+	}
+	lf = kzalloc(sizeof(*lf), GFP_KERNEL);
+	if (!lf)
+		return NULL;
+	lf->mapping = mapping;
+	kref_init(&lf->ref);
+	spin_lock_init(&lf->lock);
+	INIT_LIST_HEAD(&lf->leases);
+	INIT_WORK(&lf->break_work, ll_break_work);
+	INIT_DELAYED_WORK(&lf->revoke_work, ll_revoke_work);
+	init_waitqueue_head(&lf->waitq);
+	hash_add_rcu(ll_files, &lf->node, (unsigned long)mapping);
+	return lf;
+}
+
+static void ll_file_release(struct kref *ref)
+{
+	struct ll_file *lf = container_of(ref, struct ll_file, ref);
+
+	lockdep_assert_held(&ll_files_lock);
+	hash_del_rcu(&lf->node);
+	mutex_unlock(&ll_files_lock);
+	/* The works hold a reference while queued: none can be pending. */
+	WARN_ON_ONCE(lf->npins || !list_empty(&lf->leases));
+	kfree_rcu(lf, rcu);
+}
+
+void ll_file_put(struct ll_file *lf)
+{
+	kref_put_mutex(&lf->ref, ll_file_release, &ll_files_lock);
+}
+
+/* ---------------------------------------------------------------- owners */
+
+static struct ll_owner *ll_owner_find(struct ll_lease *lease,
+				      struct files_struct *files)
+{
+	struct ll_owner *o;
+
+	lockdep_assert_held(&lease->owner_lock);
+	list_for_each_entry(o, &lease->owners, node)
+		if (o->files == files)
+			return o;
+	return NULL;
+}
+
+static void ll_owner_free(struct ll_owner *o)
+{
+	put_pid(o->pid);
+	kvfree(o);
+}
+
+/* The calling process's owner entry, made if it has none. */
+static struct ll_owner *ll_owner_current(struct ll_lease *lease)
+{
+	struct ll_owner *o, *new;
+
+	spin_lock(&lease->owner_lock);
+	o = ll_owner_find(lease, current->files);
+	spin_unlock(&lease->owner_lock);
+	if (o)
+		return o;
+
+	new = kvzalloc(sizeof(*new), GFP_KERNEL);
+	if (!new)
+		return NULL;
+	new->files = current->files;
+	new->pid = get_task_pid(current, PIDTYPE_TGID);
+	new->fd = -1;
+
+	spin_lock(&lease->owner_lock);
+	o = ll_owner_find(lease, current->files);
+	if (!o) {
+		list_add_tail(&new->node, &lease->owners);
+		o = new;
+		new = NULL;
+	}
+	spin_unlock(&lease->owner_lock);
+	if (new)
+		ll_owner_free(new);
+	return o;
+}
+
+static void ll_owner_queue(struct ll_owner *o, const struct layoutlease_event *ev)
+{
+	if (o->count == LL_EVENT_QUEUE) {
+		o->overflow = true;
+		return;
+	}
+	o->events[(o->head + o->count) % LL_EVENT_QUEUE] = *ev;
+	o->count++;
+}
+
+static void ll_owner_signal(struct ll_owner *o)
+{
+	struct kernel_siginfo info;
+	struct task_struct *task;
+
+	if (!o->signal)
+		return;
+	clear_siginfo(&info);
+	info.si_signo = o->signal;
+	info.si_code = POLL_MSG;
+	info.si_band = EPOLLIN | EPOLLRDNORM | EPOLLMSG;
+	info.si_fd = o->fd;
+	rcu_read_lock();
+	task = pid_task(o->pid, PIDTYPE_TGID);
+	if (task)
+		send_sig_info(o->signal, &info, task);
+	rcu_read_unlock();
+}
+
+/*
+ * Queue an event for every process that has the lease fd and signal the
+ * registered ones.  Signals are sent under owner_lock, which ->flush takes
+ * to end a registration: no signal reaches a process after it.
+ */
+void ll_lease_event(struct ll_lease *lease, u32 type, u64 pin_id, u64 offset,
+		    u64 length, ktime_t deadline)
+{
+	struct layoutlease_event ev = {
+		.type = type,
+		.lease_id = lease->id,
+		.pin_id = pin_id,
+		.offset = offset,
+		.length = length,
+		.deadline_ns = ktime_to_ns(deadline),
+		.time_ns = ktime_get_ns(),
+	};
+	struct ll_owner *o;
+
+	spin_lock(&lease->owner_lock);
+	list_for_each_entry(o, &lease->owners, node) {
+		ll_owner_queue(o, &ev);
+		ll_owner_signal(o);
+	}
+	spin_unlock(&lease->owner_lock);
+	wake_up_interruptible_poll(&lease->readq, EPOLLIN | EPOLLRDNORM);
+	kill_fasync(&lease->fasync, SIGIO, POLL_IN);
+}
+
+int ll_owner_ioctl(struct ll_ucmd *ucmd)
+{
+	struct layoutlease_owner *cmd = ucmd->cmd;
+	struct ll_lease *lease = ucmd->filp->private_data;
+	struct ll_owner *o;
+	struct file *f;
+	int sig = cmd->signal ? cmd->signal : SIGIO;
+
+	if (!valid_signal(sig) || sig == SIGKILL || sig == SIGSTOP)
+		return -EINVAL;
+	f = fget(cmd->fd);
+	if (!f)
+		return -EBADF;
+	fput(f);
+	if (f != ucmd->filp)
+		return -EBADF;
+	o = ll_owner_current(lease);
+	if (!o)
+		return -ENOMEM;
+	spin_lock(&lease->owner_lock);
+	o->fd = cmd->fd;
+	o->signal = sig;
+	spin_unlock(&lease->owner_lock);
+	return 0;
+}
+
+static int ll_match_file(const void *p, struct file *file, unsigned int fd)
+{
+	return file == p ? fd + 1 : 0;
+}
+
+/*
+ * Every close() of a lease fd, and every fd closed at exit, comes here with
+ * the closing file table.  When that table has no fd of the lease left, the
+ * process's registration ends; when the registered fd was closed but
+ * another remains, si_fd follows it.
+ */
+static int ll_lease_flush(struct file *filp, fl_owner_t id)
+{
+	struct ll_lease *lease = filp->private_data;
+	struct files_struct *files = id;
+	struct ll_owner *o;
+	int fd, left;
+	bool kept;
+
+	spin_lock(&lease->owner_lock);
+	o = ll_owner_find(lease, files);
+	fd = o ? o->fd : -1;
+	spin_unlock(&lease->owner_lock);
+	if (!o)
+		return 0;
+
+	left = iterate_fd(files, 0, ll_match_file, filp);
+	kept = fd >= 0 && iterate_fd(files, fd, ll_match_file, filp) == fd + 1;
+
+	spin_lock(&lease->owner_lock);
+	o = ll_owner_find(lease, files);
+	if (o && !left) {
+		list_del(&o->node);
+	} else {
+		if (o && !kept && o->fd == fd && fd >= 0)
+			o->fd = left - 1;
+		o = NULL;
+	}
+	spin_unlock(&lease->owner_lock);
+	if (o)
+		ll_owner_free(o);
+	return 0;
+}
+
+/* ------------------------------------------------------------ the lease fd */
+
+static bool ll_owner_ready(struct ll_owner *o)
+{
+	return o->count || o->overflow;
+}
+
+/* Take the oldest record of @o's queue (or the overflow record) into @ev. */
+static bool ll_owner_peek(struct ll_owner *o, struct layoutlease_event *ev)
+{
+	if (o->count) {
+		*ev = o->events[o->head];
+		return true;
+	}
+	if (o->overflow) {
+		memset(ev, 0, sizeof(*ev));
+		ev->type = LAYOUTLEASE_EVENT_OVERFLOW;
+		ev->time_ns = ktime_get_ns();
+		return true;
+	}
+	return false;
+}
+
+static void ll_owner_pop(struct ll_owner *o)
+{
+	if (o->count) {
+		o->head = (o->head + 1) % LL_EVENT_QUEUE;
+		o->count--;
+	} else {
+		o->overflow = false;
+	}
+}
+
+/*
+ * Whole records only.  A record leaves the queue only once it was copied
+ * out, so a bad buffer loses nothing; read_mutex keeps the process's
+ * threads from interleaving peek and pop.
+ */
+static ssize_t ll_lease_read(struct file *filp, char __user *buf, size_t count,
+			     loff_t *ppos)
+{
+	struct ll_lease *lease = filp->private_data;
+	struct layoutlease_event ev;
+	struct ll_owner *o;
+	ssize_t done = 0;
+	int ret;
+
+	if (count < sizeof(ev))
+		return -EINVAL;
+	o = ll_owner_current(lease);
+	if (!o)
+		return -ENOMEM;
+	ret = mutex_lock_interruptible(&lease->read_mutex);
+	if (ret)
+		return ret;
+	while (count - done >= sizeof(ev)) {
+		bool have;
+
+		spin_lock(&lease->owner_lock);
+		o = ll_owner_find(lease, current->files);
+		have = o && ll_owner_peek(o, &ev);
+		spin_unlock(&lease->owner_lock);
+		if (!have) {
+			if (done || (filp->f_flags & O_NONBLOCK)) {
+				ret = done ? 0 : -EAGAIN;
+				break;
+			}
+			mutex_unlock(&lease->read_mutex);
+			ret = wait_event_interruptible(lease->readq,
+						       ll_lease_readable(lease));
+			if (ret)
+				return ret;
+			ret = mutex_lock_interruptible(&lease->read_mutex);
+			if (ret)
+				return ret;
+			continue;
+		}
+		if (copy_to_user(buf + done, &ev, sizeof(ev))) {
+			ret = -EFAULT;
+			break;
+		}
+		spin_lock(&lease->owner_lock);
+		o = ll_owner_find(lease, current->files);
+		if (o)
+			ll_owner_pop(o);
+		spin_unlock(&lease->owner_lock);
+		done += sizeof(ev);
+	}
+	mutex_unlock(&lease->read_mutex);
+	return done ? done : ret;
+}
+
+bool ll_lease_readable(struct ll_lease *lease)
+{
+	struct ll_owner *o;
+	bool ready;
+
+	spin_lock(&lease->owner_lock);
+	o = ll_owner_find(lease, current->files);
+	ready = o && ll_owner_ready(o);
+	spin_unlock(&lease->owner_lock);
+	return ready;
+}
+
+static __poll_t ll_lease_poll(struct file *filp, struct poll_table_struct *wait)
+{
+	struct ll_lease *lease = filp->private_data;
+
+	poll_wait(filp, &lease->readq, wait);
+	if (!ll_owner_current(lease))
+		return EPOLLERR;
+	return ll_lease_readable(lease) ? EPOLLIN | EPOLLRDNORM : 0;
+}
+
+static int ll_lease_fasync(int fd, struct file *filp, int on)
+{
+	struct ll_lease *lease = filp->private_data;
+
+	return fasync_helper(fd, filp, on, &lease->fasync);
+}
+
+static void ll_lease_free(struct kref *ref)
+{
+	struct ll_lease *lease = container_of(ref, struct ll_lease, ref);
+	struct ll_file *lf = lease->lf;
+	struct ll_owner *o, *tmp;
+
+	WARN_ON_ONCE(!list_empty(&lease->pins));
+	spin_lock(&lf->lock);
+	list_del(&lease->file_node);
+	spin_unlock(&lf->lock);
+	mutex_lock(&ll_files_lock);
+	list_del(&lease->all_node);
+	mutex_unlock(&ll_files_lock);
+	list_for_each_entry_safe(o, tmp, &lease->owners, node)
+		ll_owner_free(o);
+	fput(lease->target);
+	ll_file_put(lf);
+	kfree(lease);
+	module_put(THIS_MODULE);
+}
+
+void ll_lease_put(struct ll_lease *lease)
+{
+	kref_put(&lease->ref, ll_lease_free);
+}
+
+static int ll_lease_release(struct inode *inode, struct file *filp)
+{
+	struct ll_lease *lease = filp->private_data;
+
+	if (!lease)	/* lease creation failed before the lease was made */
+		return 0;
+	ll_pins_release(lease);
+	ll_lease_put(lease);
+	return 0;
+}
+
+static void ll_lease_show_fdinfo(struct seq_file *m, struct file *filp)
+{
+	ll_lease_show(m, filp->private_data);
+}
+
+static long ll_lease_ioctl(struct file *filp, unsigned int cmd,
+			   unsigned long arg)
+{
+	return ll_dispatch(filp, cmd, arg, true);
+}
+
+static const struct file_operations ll_lease_fops = {
+	.owner = THIS_MODULE,
+	.read = ll_lease_read,
+	.poll = ll_lease_poll,
+	.fasync = ll_lease_fasync,
+	.flush = ll_lease_flush,
+	.release = ll_lease_release,
+	.unlocked_ioctl = ll_lease_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.show_fdinfo = ll_lease_show_fdinfo,
+	.llseek = noop_llseek,
+};
+
+bool ll_is_lease_file(struct file *filp)
+{
+	return filp->f_op == &ll_lease_fops;
+}
+
+/* ------------------------------------------------------------ lease create */
+
+/* XFS and ext4 are the filesystems whose break path we hook and test. */
+static bool ll_supported_file(struct inode *inode)
+{
+	unsigned long magic = inode->i_sb->s_magic;
+
+	return S_ISREG(inode->i_mode) && IS_DAX(inode) &&
+	       (magic == XFS_SUPER_MAGIC || magic == EXT4_SUPER_MAGIC);
+}
+
+/* Wait until no break is in progress on @lf; called with lf->lock held. */
+int ll_wait_no_break(struct ll_file *lf, bool nonblock)
+{
+	int ret;
+
+	lockdep_assert_held(&lf->lock);
+	while (lf->breaking) {
+		if (nonblock)
+			return -EAGAIN;
+		spin_unlock(&lf->lock);
+		ret = wait_event_interruptible(lf->waitq, !READ_ONCE(lf->breaking));
+		spin_lock(&lf->lock);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int ll_lease_create(struct ll_ucmd *ucmd)
+{
+	struct layoutlease_lease_create *cmd = ucmd->cmd;
+	struct ll_owner *o, *tmp;
+	struct ll_lease *lease;
+	struct inode *inode;
+	struct ll_file *lf;
+	struct file *target, *filp;
+	u64 end;
+	int fd, ret;
+
+	if (!cmd->length || !PAGE_ALIGNED(cmd->offset) ||
+	    !PAGE_ALIGNED(cmd->length) ||
+	    check_add_overflow(cmd->offset, cmd->length, &end) ||
+	    end > LLONG_MAX)
+		return -EINVAL;
+
+	target = fget(cmd->fd);
+	if (!target)
+		return -EBADF;
+	inode = file_inode(target);
+	ret = -EOPNOTSUPP;
+	if (!ll_supported_file(inode))
+		goto out_put_target;
+	ret = -EACCES;
+	if (!uid_eq(current_fsuid(), inode->i_uid) && !capable(CAP_LEASE))
+		goto out_put_target;
+
+	ret = -ENOMEM;
+	lease = kzalloc(sizeof(*lease), GFP_KERNEL);
+	if (!lease)
+		goto out_put_target;
+	kref_init(&lease->ref);
+	lease->target = target;
+	lease->id = ll_new_id();
+	lease->start = cmd->offset;
+	lease->end = end;
+	lease->timeout_ms = cmd->break_timeout_ms ? : ll_default_break_timeout_ms;
+	lease->timeout_ms = min(lease->timeout_ms, ll_max_break_timeout_ms);
+	INIT_LIST_HEAD(&lease->pins);
+	INIT_LIST_HEAD(&lease->owners);
+	spin_lock_init(&lease->owner_lock);
+	mutex_init(&lease->read_mutex);
+	init_waitqueue_head(&lease->readq);
+	if (!ll_owner_current(lease))
+		goto out_free_lease;
+
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (fd < 0) {
+		ret = fd;
+		goto out_free_lease;
+	}
+	filp = anon_inode_getfile("[layoutlease]", &ll_lease_fops, lease, O_RDWR);
+	if (IS_ERR(filp)) {
+		ret = PTR_ERR(filp);
+		goto out_put_fd;
+	}
+
+	mutex_lock(&ll_files_lock);
+	lf = ll_file_get(target->f_mapping);
+	if (!lf) {
+		mutex_unlock(&ll_files_lock);
+		ret = -ENOMEM;
+		goto out_put_filp;
+	}
+	lease->lf = lf;
+	list_add_tail(&lease->all_node, &ll_all_leases);
+	mutex_unlock(&ll_files_lock);
+
+	spin_lock(&lf->lock);
+	ret = ll_wait_no_break(lf, cmd->flags & LAYOUTLEASE_LEASE_NONBLOCK);
+	if (!ret)
+		list_add_tail(&lease->file_node, &lf->leases);
+	spin_unlock(&lf->lock);
+	if (ret)
+		goto out_unlink;
+	__module_get(THIS_MODULE);	/* for the lease, see ll_lease_free() */
+
+	cmd->out_lease_fd = fd;
+	cmd->out_break_timeout_ms = lease->timeout_ms;
+	cmd->out_lease_id = lease->id;
+	ret = ll_ucmd_respond(ucmd, sizeof(*cmd));
+	if (ret) {
+		/* The lease is complete: ->release tears it down. */
+		fput(filp);
+		put_unused_fd(fd);
+		return ret;
+	}
+	fd_install(fd, filp);
+	return 0;
+
+out_unlink:
+	mutex_lock(&ll_files_lock);
+	list_del(&lease->all_node);
+	mutex_unlock(&ll_files_lock);
+	ll_file_put(lf);
+out_put_filp:
+	/* Not yet a lease: make ->release a no-op. */
+	filp->private_data = NULL;
+	fput(filp);
+out_put_fd:
+	put_unused_fd(fd);
+out_free_lease:
+	list_for_each_entry_safe(o, tmp, &lease->owners, node)
+		ll_owner_free(o);
+	kfree(lease);
+out_put_target:
+	fput(target);
+	return ret;
+}

@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /proc/layoutleases, in the spirit of /proc/locks: one line per lease,
+ * then one per pin and one per owner.  fdinfo of a lease fd shows the same
+ * for its lease.  Pids are those of the reader's pid namespace.
+ *
+ * Copyright (C) 2026 The layoutlease authors
+ */
+#include <linux/fs.h>
+#include <linux/kdev_t.h>
+#include <linux/pid_namespace.h>
+#include <linux/proc_fs.h>
+#include <linux/seq_file.h>
+
+#include "layoutlease.h"
+
+static const char *const ll_pin_state_name[] = {
+	[LL_PIN_ACTIVE] = "pinned",
+	[LL_PIN_REVOKED] = "revoked",
+	[LL_PIN_UNMAPPED] = "unmapped",
+};
+
+void ll_lease_show(struct seq_file *m, struct ll_lease *lease)
+{
+	struct inode *inode = file_inode(lease->target);
+	struct ll_file *lf = lease->lf;
+	unsigned long pins = 0, pages = 0;
+	struct ll_owner *o;
+	struct ll_pin *pin;
+	bool breaking;
+	s64 left = 0;
+
+	spin_lock(&lf->lock);
+	breaking = lf->breaking;
+	if (breaking)
+		left = ktime_ms_delta(ktime_add_ms(lf->break_start, lease->timeout_ms),
+				      ktime_get());
+	list_for_each_entry(pin, &lease->pins, node) {
+		if (pin->state == LL_PIN_ACTIVE) {
+			pins++;
+			pages += pin->npages;
+		}
+	}
+	seq_printf(m, "lease %llu: %s %02x:%02x:%llu %llu-%llu timeout %ums pins %lu pages %lu",
+		   lease->id, breaking ? "BREAKING" : "ACTIVE",
+		   MAJOR(inode->i_sb->s_dev), MINOR(inode->i_sb->s_dev),
+		   (u64)inode->i_ino, lease->start, lease->end - 1,
+		   lease->timeout_ms, pins, pages);
+	if (breaking)
+		seq_printf(m, " deadline %lldms", left);
+	seq_putc(m, '\n');
+	list_for_each_entry(pin, &lease->pins, node)
+		seq_printf(m, "  pin %llu: %s offset %llu pages %lu\n", pin->id,
+			   ll_pin_state_name[pin->state], pin->offset,
+			   pin->npages);
+	spin_unlock(&lf->lock);
+
+	spin_lock(&lease->owner_lock);
+	list_for_each_entry(o, &lease->owners, node) {
+		pid_t nr = pid_vnr(o->pid);
+
+		if (!nr)	/* not visible in the reader's namespace */
+			continue;
+		seq_printf(m, "  owner %d: fd %d signal %d queued %u%s\n", nr,
+			   o->fd, o->signal, o->count,
+			   o->overflow ? " overflow" : "");
+	}
+	spin_unlock(&lease->owner_lock);
+}
+
+static int ll_proc_show(struct seq_file *m, void *v)
+{
+	struct ll_lease *lease;
+
+	mutex_lock(&ll_files_lock);
+	list_for_each_entry(lease, &ll_all_leases, all_node)
+		ll_lease_show(m, lease);
+	mutex_unlock(&ll_files_lock);
+	return 0;
+}
+
+int ll_proc_init(void)
+{
+	if (!proc_create_single("layoutleases", 0444, NULL, ll_proc_show))
+		return -ENOMEM;
+	return 0;
+}
+
+void ll_proc_exit(void)
+{
+	remove_proc_entry("layoutleases", NULL);
+}

@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Leases, pins, breaks and revocation on XFS and ext4 DAX mounts.
+ */
+#define _GNU_SOURCE
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "layoutlease_utils.h"
+
+#define NPAGES 16
+
+static long page_size;
+static volatile sig_atomic_t got_sig, got_fd, got_code;
+
+static void on_signal(int sig, siginfo_t *si, void *uc)
+{
+	got_sig = sig;
+	got_fd = si->si_fd;
+	got_code = si->si_code;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* Next event of @lease_fd within @ms, or type 0. */
+static struct layoutlease_event next_event(int lease_fd, int ms)
+{
+	struct layoutlease_event ev = { 0 };
+	struct pollfd p = { .fd = lease_fd, .events = POLLIN };
+
+	if (poll(&p, 1, ms) == 1 && (p.revents & POLLIN))
+		if (read(lease_fd, &ev, sizeof(ev)) != sizeof(ev))
+			ev.type = 0;
+	return ev;
+}
+
+/* Fork a child that truncates @path to @size; returns its pid. */
+static pid_t truncate_in_child(const char *path, off_t size)
+{
+	pid_t pid = fork();
+
+	if (!pid) {
+		long long t0 = now_ms();
+		int ret = truncate(path, size);
+
+		_exit(ret ? 255 : (int)((now_ms() - t0) / 100 > 254 ? 254 :
+					(now_ms() - t0) / 100));
+	}
+	return pid;
+}
+
+/* Exit status of the truncating child: its duration in 100 ms units. */
+static int wait_truncate(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+FIXTURE(lease) {
+	int devfd;
+	int fd;
+	int lease_fd;
+	char path[256];
+	char *map;
+	size_t len;
+};
+
+FIXTURE_VARIANT(lease) {
+	const char *fs;
+};
+
+FIXTURE_VARIANT_ADD(lease, xfs) { .fs = "xfs" };
+FIXTURE_VARIANT_ADD(lease, ext4) { .fs = "ext4" };
+
+FIXTURE_SETUP(lease)
+{
+	struct sigaction sa = { .sa_sigaction = on_signal, .sa_flags = SA_SIGINFO };
+
+	page_size = sysconf(_SC_PAGESIZE);
+	self->len = NPAGES * page_size;
+	self->devfd = ll_open();
+	ASSERT_LE(0, self->devfd);
+	snprintf(self->path, sizeof(self->path), "%s/lease.%d",
+		 ll_mount(variant->fs), getpid());
+	self->fd = open(self->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, ftruncate(self->fd, self->len));
+	self->map = mmap(NULL, self->len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 self->fd, 0);
+	ASSERT_NE(MAP_FAILED, self->map);
+	memset(self->map, 0x5a, self->len);
+	test_cmd_lease_create(self->fd, 0, self->len, 0, &self->lease_fd);
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	got_sig = got_fd = got_code = 0;
+}
+
+FIXTURE_TEARDOWN(lease)
+{
+	if (self->map != MAP_FAILED)
+		munmap(self->map, self->len);
+	close(self->lease_fd);
+	close(self->fd);
+	unlink(self->path);
+	close(self->devfd);
+}
+
+TEST_F(lease, create)
+{
+	char buf[4096];
+	FILE *f;
+	int n;
+
+	ASSERT_EQ(FD_CLOEXEC, fcntl(self->lease_fd, F_GETFD));
+	snprintf(buf, sizeof(buf), "/proc/self/fdinfo/%d", self->lease_fd);
+	f = fopen(buf, "r");
+	ASSERT_NE(NULL, f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	ASSERT_NE(NULL, strstr(buf, "lease "));
+	ASSERT_NE(NULL, strstr(buf, "ACTIVE"));
+	f = fopen("/proc/layoutleases", "r");
+	ASSERT_NE(NULL, f);
+	fclose(f);
+}
+
+TEST_F(lease, create_errors)
+{
+	int tmp = open("/tmp", O_TMPFILE | O_RDWR, 0600);
+
+	test_err_lease_create(EBADF, -1, 0, self->len, 0, 0);
+	test_err_lease_create(EINVAL, self->fd, 1, self->len, 0, 0);
+	test_err_lease_create(EINVAL, self->fd, 0, 1, 0, 0);
+	test_err_lease_create(EINVAL, self->fd, 0, 0, 0, 0);
+	test_err_lease_create(EINVAL, self->fd, -page_size, 2 * page_size, 0, 0);
+	test_err_lease_create(EOPNOTSUPP, self->fd, 0, self->len, 0, 1U << 31);
+	ASSERT_LE(0, tmp);
+	test_err_lease_create(EOPNOTSUPP, tmp, 0, self->len, 0, 0);
+	close(tmp);
+	/* The lease made in setup is intact. */
+	test_cmd_pin(self->lease_fd, self->map, page_size, NULL);
+}
+
+TEST_F(lease, pin_unpin)
+{
+	__u64 id, id2;
+
+	test_cmd_pin(self->lease_fd, self->map, 4 * page_size, &id);
+	test_cmd_pin(self->lease_fd, self->map + 4 * page_size, page_size, &id2);
+	ASSERT_NE(id, id2);
+	test_cmd_unpin(self->lease_fd, id);
+	test_err_unpin(ENOENT, self->lease_fd, id);
+	test_err_unpin(ENOENT, self->lease_fd, 0);
+	test_cmd_unpin(self->lease_fd, id2);
+}
+
+TEST_F(lease, pin_errors)
+{
+	char *priv, stack[8192];
+	int small;
+	__u64 id;
+
+	test_cmd_pin(self->lease_fd, self->map, page_size, &id);
+	test_err_pin(EINVAL, self->lease_fd, self->map + 1, page_size, 0);
+	test_err_pin(EINVAL, self->lease_fd, self->map, 1, 0);
+	test_err_pin(EINVAL, self->lease_fd, self->map, 0, 0);
+	test_err_pin(EINVAL, self->lease_fd, self->map, self->len + page_size, 0);
+	test_err_pin(EINVAL, self->lease_fd, (void *)((uintptr_t)stack & ~(page_size - 1)),
+		     page_size, 0);
+	test_err_pin(EINVAL, self->lease_fd, (void *)-page_size, 2 * page_size, 0);
+	test_err_pin(EOPNOTSUPP, self->lease_fd, self->map, page_size, 1U << 30);
+	priv = mmap(NULL, self->len, PROT_READ | PROT_WRITE, MAP_PRIVATE, self->fd, 0);
+	ASSERT_NE(MAP_FAILED, priv);
+	test_err_pin(EINVAL, self->lease_fd, priv, page_size, 0);
+	munmap(priv, self->len);
+	/* A lease on the first half only: the second half is outside it. */
+	test_cmd_lease_create(self->fd, 0, self->len / 2, 0, &small);
+	test_err_pin(EINVAL, small, self->map + self->len / 2, page_size, 0);
+	test_cmd_pin(small, self->map, page_size, NULL);
+	close(small);
+	/* The first pin is intact. */
+	test_cmd_unpin(self->lease_fd, id);
+}
+
+/* The holder unpins when told: the truncate goes on at once. */
+TEST_F(lease, truncate_cooperative)
+{
+	struct layoutlease_event ev;
+	__u64 id;
+	pid_t pid;
+	int t;
+
+	test_cmd_owner(self->lease_fd, SIGUSR1);
+	test_cmd_pin(self->lease_fd, self->map, self->len, &id);
+	pid = truncate_in_child(self->path, page_size);
+	ev = next_event(self->lease_fd, 10000);
+	ASSERT_EQ(LAYOUTLEASE_EVENT_BREAK, ev.type);
+	ASSERT_EQ(0, ev.offset);
+	ASSERT_EQ(self->len, ev.length);
+	ASSERT_LT(ev.time_ns, ev.deadline_ns);
+	ASSERT_EQ(SIGUSR1, got_sig);
+	ASSERT_EQ(self->lease_fd, got_fd);
+	ASSERT_EQ(POLL_MSG, got_code);
+	test_cmd_unpin(self->lease_fd, id);
+	t = wait_truncate(pid);
+	ASSERT_LE(0, t);
+	ASSERT_GT(50, t);
+	ev = next_event(self->lease_fd, 1000);
+	ASSERT_EQ(LAYOUTLEASE_EVENT_BREAK_DONE, ev.type);
+}
+
+/* The holder does nothing: its pin is revoked at the deadline. */
+TEST_F(lease, truncate_revoke)
+{
+	struct layoutlease_event ev;
+	long long t0;
+	int lease_fd, t;
+	__u64 id;
+	pid_t pid;
+
+	test_cmd_lease_create(self->fd, 0, self->len, 500, &lease_fd);
+	test_cmd_pin(lease_fd, self->map, self->len, &id);
+	t0 = now_ms();
+	pid = truncate_in_child(self->path, page_size);
+	t = wait_truncate(pid);
+	TH_LOG("truncate took %lld ms with a 500 ms break timeout", now_ms() - t0);
+	ASSERT_LE(4, t);
+	ASSERT_GT(25, t);
+	ev = next_event(lease_fd, 1000);
+	ASSERT_EQ(LAYOUTLEASE_EVENT_BREAK, ev.type);
+	ev = next_event(lease_fd, 1000);
+	ASSERT_EQ(LAYOUTLEASE_EVENT_REVOKED, ev.type);
+	ASSERT_EQ(id, ev.pin_id);
+	ev = next_event(lease_fd, 1000);
+	ASSERT_EQ(LAYOUTLEASE_EVENT_BREAK_DONE, ev.type);
+	test_err_unpin(ENOLINK, lease_fd, id);
+	test_err_unpin(ENOENT, lease_fd, id);
+	close(lease_fd);
+}
+
+/* munmap of a pinned range revokes the pin first; truncate then never waits. */
+TEST_F(lease, munmap_revokes)
+{
+	struct layoutlease_event ev;
+	__u64 id;
+
+	test_cmd_pin(self->lease_fd, self->map, 2 * page_size, &id);
+	ASSERT_EQ(0, munmap(self->map, self->len));
+	self->map = MAP_FAILED;
+	ev = next_event(self->lease_fd, 1000);
+	ASSERT_EQ(LAYOUTLEASE_EVENT_UNMAPPED, ev.type);
+	ASSERT_EQ(id, ev.pin_id);
+	ASSERT_EQ(0, ftruncate(self->fd, 0));
+	test_err_unpin(ENOLINK, self->lease_fd, id);
+}
+
+/* Operations that must not start a break. */
+TEST_F(lease, no_break)
+{
+	struct layoutlease_event ev;
+	char buf[64];
+	__u64 id;
+
+	test_cmd_pin(self->lease_fd, self->map, self->len, &id);
+	ASSERT_EQ(sizeof(buf), pwrite(self->fd, buf, sizeof(buf), 0));
+	ASSERT_EQ(sizeof(buf), pread(self->fd, buf, sizeof(buf), 0));
+	self->map[page_size] = 1;
+	ASSERT_EQ(0, fsync(self->fd));
+	ASSERT_EQ(0, msync(self->map, self->len, MS_SYNC));
+	ev = next_event(self->lease_fd, 200);
+	ASSERT_EQ(0, ev.type);
+	test_cmd_unpin(self->lease_fd, id);
+}
+
+TEST_HARNESS_MAIN
