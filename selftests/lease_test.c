@@ -140,7 +140,12 @@ TEST_F(lease, create)
 
 TEST_F(lease, create_errors)
 {
-	int tmp = open("/tmp", O_TMPFILE | O_RDWR, 0600);
+	char nondax[64];
+	int tmp;
+
+	snprintf(nondax, sizeof(nondax), "/tmp/ll-nondax.%d", getpid());
+	tmp = open(nondax, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	unlink(nondax);
 
 	test_err_lease_create(EBADF, -1, 0, self->len, 0, 0);
 	test_err_lease_create(EINVAL, self->fd, 1, self->len, 0, 0);
