@@ -67,7 +67,7 @@ struct ll_file {
 	struct hlist_node node;
 	struct address_space *mapping;
 	struct kref ref;
-	spinlock_t lock;
+	spinlock_t lock;		/* see above */
 	struct list_head leases;
 	unsigned long npins;
 	bool breaking;
@@ -173,11 +173,11 @@ struct ll_lease {
 	u32 timeout_ms;
 	struct list_head file_node;
 	struct list_head pins;
-	spinlock_t owner_lock;
+	spinlock_t owner_lock;		/* see above */
 	struct list_head owners;
 	wait_queue_head_t readq;
 	struct fasync_struct *fasync;
-	struct mutex read_mutex;
+	struct mutex read_mutex;	/* see above */
 	struct list_head all_node;
 	bool closed;
 };

@@ -21,7 +21,7 @@
 
 /* ll_file objects by mapping; writers hold ll_files_lock, the kprobe RCU. */
 DEFINE_MUTEX(ll_files_lock);
-DEFINE_HASHTABLE(ll_files, 8);
+static DEFINE_HASHTABLE(ll_files, 8);
 /* Every lease, for /proc/layoutleases; under ll_files_lock. */
 LIST_HEAD(ll_all_leases);
 static atomic64_t ll_next_id = ATOMIC64_INIT(0);
@@ -154,7 +154,7 @@ static void ll_owner_signal(struct ll_owner *o)
 	clear_siginfo(&info);
 	info.si_signo = o->signal;
 	info.si_code = POLL_MSG;
-	info.si_band = EPOLLIN | EPOLLRDNORM | EPOLLMSG;
+	info.si_band = mangle_poll(EPOLLIN | EPOLLRDNORM | EPOLLMSG);
 	info.si_fd = o->fd;
 	rcu_read_lock();
 	task = pid_task(o->pid, PIDTYPE_TGID);
@@ -462,6 +462,7 @@ static bool ll_supported_file(struct inode *inode)
 
 /* Wait until no break is in progress on @lf; called with lf->lock held. */
 int ll_wait_no_break(struct ll_file *lf, bool nonblock)
+	__must_hold(&lf->lock)
 {
 	int ret;
 
