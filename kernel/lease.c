@@ -188,8 +188,9 @@ void ll_lease_event(struct ll_lease *lease, u32 type, u64 pin_id, u64 offset,
 		ll_owner_signal(o);
 	}
 	spin_unlock(&lease->owner_lock);
-	wake_up_interruptible_poll(&lease->readq, EPOLLIN | EPOLLRDNORM);
+	/* Signal first: a reader woken by the event finds its signal pending. */
 	kill_fasync(&lease->fasync, SIGIO, POLL_IN);
+	wake_up_interruptible_poll(&lease->readq, EPOLLIN | EPOLLRDNORM);
 }
 
 int ll_owner_ioctl(struct ll_ucmd *ucmd)

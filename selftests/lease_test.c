@@ -38,8 +38,12 @@ static struct layoutlease_event next_event(int lease_fd, int ms)
 {
 	struct layoutlease_event ev = { 0 };
 	struct pollfd p = { .fd = lease_fd, .events = POLLIN };
+	int ret;
 
-	if (poll(&p, 1, ms) == 1 && (p.revents & POLLIN))
+	do {	/* the break's own signal may interrupt the poll */
+		ret = poll(&p, 1, ms);
+	} while (ret < 0 && errno == EINTR);
+	if (ret == 1 && (p.revents & POLLIN))
 		if (read(lease_fd, &ev, sizeof(ev)) != sizeof(ev))
 			ev.type = 0;
 	return ev;
@@ -88,7 +92,10 @@ FIXTURE_VARIANT_ADD(lease, ext4) { .fs = "ext4" };
 
 FIXTURE_SETUP(lease)
 {
-	struct sigaction sa = { .sa_sigaction = on_signal, .sa_flags = SA_SIGINFO };
+	struct sigaction sa = {
+		.sa_sigaction = on_signal,
+		.sa_flags = SA_SIGINFO | SA_RESTART,
+	};
 
 	page_size = sysconf(_SC_PAGESIZE);
 	self->len = NPAGES * page_size;
