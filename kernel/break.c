@@ -26,6 +26,7 @@
 #include <linux/rcupdate.h>
 
 #include "layoutlease.h"
+#include "trace.h"
 
 struct workqueue_struct *ll_wq;
 
@@ -43,6 +44,7 @@ static int ll_break_kprobe(struct kprobe *kp, struct pt_regs *regs)
 		if (lf->npins && !lf->breaking) {
 			lf->breaking = true;
 			lf->break_start = ktime_get();
+			trace_ll_break_start(mapping, lf->npins);
 			/* Pins hold leases hold @lf: this is never the last. */
 			kref_get(&lf->ref);
 			if (!queue_work(ll_wq, &lf->break_work))
@@ -121,6 +123,7 @@ void ll_break_pins_gone(struct ll_file *lf)
 	if (lf->breaking && !lf->npins) {
 		lf->breaking = false;
 		done = true;
+		trace_ll_break_end(lf->mapping, 0);
 		list_for_each_entry(lease, &lf->leases, file_node)
 			ll_lease_event(lease, LAYOUTLEASE_EVENT_BREAK_DONE, 0,
 				       lease->start, lease->end - lease->start, 0);

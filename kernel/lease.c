@@ -18,6 +18,7 @@
 #include <linux/uaccess.h>
 
 #include "layoutlease.h"
+#include "trace.h"
 
 /* ll_file objects by mapping; writers hold ll_files_lock, the kprobe RCU. */
 DEFINE_MUTEX(ll_files_lock);
@@ -391,6 +392,7 @@ static void ll_lease_free(struct kref *ref)
 	struct ll_owner *o, *tmp;
 
 	WARN_ON_ONCE(!list_empty(&lease->pins));
+	trace_ll_lease_release(lease->id);
 	spin_lock(&lf->lock);
 	list_del(&lease->file_node);
 	spin_unlock(&lf->lock);
@@ -568,6 +570,8 @@ int ll_lease_create(struct ll_ucmd *ucmd)
 		put_unused_fd(fd);
 		return ret;
 	}
+	trace_ll_lease_create(lease->id, inode->i_sb->s_dev, inode->i_ino,
+			      lease->start, lease->end, lease->timeout_ms);
 	fd_install(fd, filp);
 	return 0;
 

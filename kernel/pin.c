@@ -23,6 +23,7 @@
 #include <linux/uaccess.h>
 
 #include "layoutlease.h"
+#include "trace.h"
 
 #define LL_PIN_TRIES 16
 
@@ -92,6 +93,8 @@ static void ll_revoke_finish(struct ll_revoke *rv)
 {
 	struct ll_lease *lease = rv->lease;
 
+	trace_ll_revoke(lease->id, rv->id, rv->offset, rv->npages,
+			rv->why == LL_PIN_UNMAPPED);
 	unpin_user_pages(rv->pages, rv->npages);
 	ll_uncharge(rv->mm, rv->npages);
 	mmdrop(rv->mm);
@@ -268,6 +271,7 @@ static int ll_unpin(struct ll_lease *lease, u64 id)
 	spin_unlock(&lf->lock);
 
 	if (pages) {
+		trace_ll_unpin(lease->id, pin->id, pin->offset, pin->npages);
 		unpin_user_pages(pages, pin->npages);
 		ll_uncharge(pin->mm, pin->npages);
 		kvfree(pages);
@@ -411,6 +415,7 @@ int ll_pin_ioctl(struct ll_ucmd *ucmd)
 	if (ret)
 		goto out_uncharge;
 
+	trace_ll_pin(lease->id, pin->id, pin->offset, pin->npages);
 	cmd->out_pin_id = pin->id;
 	cmd->out_offset = pin->offset;
 	ret = ll_ucmd_respond(ucmd, sizeof(*cmd));

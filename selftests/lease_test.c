@@ -298,4 +298,65 @@ TEST_F(lease, no_break)
 	test_cmd_unpin(self->lease_fd, id);
 }
 
+static int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC), ret;
+
+	if (fd < 0)
+		return -1;
+	ret = write(fd, s, strlen(s)) == (ssize_t)strlen(s) ? 0 : -1;
+	close(fd);
+	return ret;
+}
+
+/* Every tracepoint fires: create, pin, break start and end, unpin, release. */
+TEST_F(lease, tracepoints)
+{
+	static const char *const want[] = {
+		"ll_lease_create:", "ll_pin:", "ll_break_start:", "ll_unpin:",
+		"ll_break_end:", "ll_lease_release:", "ll_revoke:",
+	};
+	const char *tr = "/sys/kernel/tracing";
+	static char buf[1 << 16];
+	char path[256];
+	int lease_fd, fd, n, i;
+	__u64 id;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/events/layoutlease/enable", tr);
+	if (access(path, W_OK))
+		SKIP(return, "no tracefs");
+	ASSERT_EQ(0, write_file(path, "1"));
+	snprintf(path, sizeof(path), "%s/trace", tr);
+	ASSERT_EQ(0, write_file(path, ""));
+
+	test_cmd_lease_create(self->fd, 0, self->len, 0, &lease_fd);
+	test_cmd_pin(lease_fd, self->map, self->len, &id);
+	pid = truncate_in_child(self->path, self->len);
+	ASSERT_EQ(LAYOUTLEASE_EVENT_BREAK, next_event(lease_fd, 10000).type);
+	test_cmd_unpin(lease_fd, id);
+	ASSERT_LE(0, wait_truncate(pid));
+	test_cmd_pin(lease_fd, self->map, page_size, &id);
+	munmap(self->map, self->len);
+	self->map = MAP_FAILED;
+	close(lease_fd);
+
+	snprintf(path, sizeof(path), "%s/events/layoutlease/enable", tr);
+	ASSERT_EQ(0, write_file(path, "0"));
+	snprintf(path, sizeof(path), "%s/trace", tr);
+	fd = open(path, O_RDONLY);
+	ASSERT_LE(0, fd);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	ASSERT_LT(0, n);
+	buf[n] = 0;
+	for (i = 0, n = 0; i < (int)(sizeof(want) / sizeof(want[0])); i++) {
+		if (!strstr(buf, want[i])) {
+			TH_LOG("no %s in the trace", want[i]);
+			n++;
+		}
+	}
+	ASSERT_EQ(0, n);
+}
+
 TEST_HARNESS_MAIN
