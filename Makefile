@@ -4,6 +4,7 @@
 # make install      install it into /lib/modules/<release>/extra and depmod
 # make check        style, the build matrix and the selftests in VMs
 # make demo         boot a VM and show the module at work on a DAX mount
+# make bench        the benchmark in a VM (numbers, never a pass/fail)
 # make style        checkpatch --strict and sparse
 # make vm K=6.12 CMD='...'   run a command in a VM (see scripts/vm-run)
 # make clean
@@ -40,10 +41,13 @@ matrix: deps
 check: deps
 	scripts/check.sh
 
+bench: deps
+	scripts/bench.sh
+
 demo: deps
 	scripts/demo.sh
 
 vm: deps
 	scripts/vm-run -k $(K) -- $(CMD)
 
-.PHONY: all module install clean deps style matrix check demo vm FORCE
+.PHONY: all module install clean deps style matrix check demo bench vm FORCE

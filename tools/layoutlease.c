@@ -50,8 +50,14 @@ static int cmd_info(void)
 		else
 			printf(" 0x%x", LAYOUTLEASE_CMD_BASE + bit);
 	}
-	printf("\nGET_INFO flags: 0x%llx\n",
-	       (unsigned long long)info.out_get_info_flags);
+	printf("\nflags: GET_INFO 0x%llx LEASE_CREATE 0x%llx PIN 0x%llx UNPIN 0x%llx OWNER 0x%llx\n",
+	       (unsigned long long)info.out_get_info_flags,
+	       (unsigned long long)info.out_lease_create_flags,
+	       (unsigned long long)info.out_pin_flags,
+	       (unsigned long long)info.out_unpin_flags,
+	       (unsigned long long)info.out_owner_flags);
+	printf("break timeout: default %u ms, max %u ms\n",
+	       info.out_default_break_timeout_ms, info.out_max_break_timeout_ms);
 	return 0;
 }
 

@@ -14,6 +14,30 @@ int ll_open(void);
 /* LAYOUTLEASE_IOC_GET_INFO into @info, which need not be initialised. */
 int ll_get_info(int devfd, struct layoutlease_get_info *info);
 
+/*
+ * LAYOUTLEASE_IOC_LEASE_CREATE on @fd's [@offset, @offset + @length);
+ * returns the lease fd or -errno.  @timeout_ms 0 is the module's default.
+ */
+int ll_lease_create(int devfd, int fd, unsigned long long offset,
+		    unsigned long long length, unsigned int timeout_ms,
+		    unsigned int flags);
+
+/* LAYOUTLEASE_IOC_PIN of [@addr, @addr + @length); the pin id in @pin_id. */
+int ll_pin(int lease_fd, void *addr, unsigned long long length,
+	   unsigned int flags, unsigned long long *pin_id);
+
+/* LAYOUTLEASE_IOC_UNPIN. */
+int ll_unpin(int lease_fd, unsigned long long pin_id);
+
+/* LAYOUTLEASE_IOC_OWNER: signal @sig (0: SIGIO) with si_fd @lease_fd. */
+int ll_owner(int lease_fd, int sig);
+
+/* Read one event; -EAGAIN if none and the fd is non-blocking. */
+int ll_read_event(int lease_fd, struct layoutlease_event *ev);
+
+/* The name of event type @type. */
+const char *ll_event_name(unsigned int type);
+
 /* The name of command @nr (LAYOUTLEASE_CMD_*), or NULL if unknown here. */
 const char *ll_command_name(unsigned int nr);
 
