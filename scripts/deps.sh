@@ -22,15 +22,17 @@ if [ -n "$missing" ]; then
 	apt-get -q -y install --no-install-recommends $missing >/dev/null
 fi
 
-# The kselftest harness and checkpatch, from the linux-source-6.12 tarball.
+# The kselftest harness, checkpatch and kernel-doc, from the
+# linux-source-6.12 tarball.
 ver=$(dpkg-query -W -f '${Version}' linux-source-6.12)
 ksft=$LL_CACHE/ksft-$ver
-if [ ! -e "$ksft/.done" ]; then
+if [ ! -e "$ksft/.done-2" ]; then
 	mkdir -p "$ksft"
 	tar -C "$ksft" --strip-components=1 -xJf /usr/src/linux-source-6.12.tar.xz \
 		--wildcards '*/tools/testing/selftests/kselftest_harness.h' \
 		'*/tools/testing/selftests/kselftest.h' '*/scripts/checkpatch.pl' \
-		'*/scripts/spelling.txt' '*/scripts/const_structs.checkpatch'
-	touch "$ksft/.done"
+		'*/scripts/spelling.txt' '*/scripts/const_structs.checkpatch' \
+		'*/scripts/kernel-doc'
+	touch "$ksft/.done-2"
 fi
 echo "$ksft"

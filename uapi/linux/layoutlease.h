@@ -16,7 +16,7 @@
 /**
  * DOC: General ioctl format
  *
- * Every ioctl of /dev/layoutlease (and, later, of lease fds) is
+ * Every ioctl of /dev/layoutlease and of lease fds is
  * ``_IO(LAYOUTLEASE_TYPE, LAYOUTLEASE_CMD_*)`` and takes a pointer to a
  * command struct whose first member is ``__u32 size``, set by user space to
  * sizeof the struct it was compiled with, and whose second member is
@@ -27,7 +27,8 @@
  *
  * The errno contract, for every command:
  *
- *  - ENOTTY: unknown command number.
+ *  - ENOTTY: unknown command number, or a command of lease fds on the
+ *    device fd or the reverse.
  *  - EFAULT: the struct is not readable, or not writable for output.
  *  - EINVAL: ``size`` is smaller than the command's first version, a
  *    reserved field or padding is not 0, or a value is out of range.
