@@ -56,6 +56,8 @@ while IFS= read -r line; do
 	esac
 done < <(scripts/style.sh 2>&1)
 
+check "docs: Documentation/uapi-generated.rst matches the header" scripts/uapi-doc.sh --check
+
 echo "== selftest programs"
 check "selftests: build" make -s -C selftests
 check "tools: build" make -s -C tools
