@@ -32,6 +32,18 @@ struct workqueue_struct *ll_wq;
 
 static const char ll_break_symbol[] = "dax_layout_busy_page_range";
 
+/* How long pins stay refused after the last one went, at most. */
+#define LL_DRAIN_GRACE_MS 1000
+
+/* The break is over; called with lf->lock held, then wake lf->waitq. */
+static void ll_end_break(struct ll_file *lf)
+{
+	lockdep_assert_held(&lf->lock);
+	lf->breaking = false;
+	lf->draining = false;
+	trace_ll_break_end(lf->mapping, lf->npins);
+}
+
 static int ll_break_kprobe(struct kprobe *kp, struct pt_regs *regs)
 {
 	struct address_space *mapping = (void *)regs->di;
@@ -41,7 +53,15 @@ static int ll_break_kprobe(struct kprobe *kp, struct pt_regs *regs)
 	lf = ll_file_lookup_rcu(mapping);
 	if (lf) {
 		spin_lock(&lf->lock);
-		if (lf->npins && !lf->breaking) {
+		if (lf->draining) {
+			/*
+			 * The filesystem rescans after the last pin went: it
+			 * holds invalidate_lock from here until its operation
+			 * is done, which keeps new pins out from now on.
+			 */
+			ll_end_break(lf);
+			wake_up_all(&lf->waitq);
+		} else if (lf->npins && !lf->breaking) {
 			lf->breaking = true;
 			lf->break_start = ktime_get();
 			trace_ll_break_start(mapping, lf->npins);
@@ -61,7 +81,11 @@ static struct kprobe ll_kprobe = {
 	.pre_handler = ll_break_kprobe,
 };
 
-/* Arm the revocation for @when; called with lf->lock held. */
+/*
+ * (Re)arm revoke_work for @when; called with lf->lock held by a caller
+ * that holds a reference on @lf through a lease.  A queued work holds one
+ * reference.
+ */
 static void ll_arm_revoke(struct ll_file *lf, ktime_t when)
 {
 	s64 ns = ktime_to_ns(ktime_sub(when, ktime_get()));
@@ -69,8 +93,8 @@ static void ll_arm_revoke(struct ll_file *lf, ktime_t when)
 
 	lockdep_assert_held(&lf->lock);
 	kref_get(&lf->ref);
-	if (!queue_delayed_work(ll_wq, &lf->revoke_work, delay))
-		refcount_dec(&lf->ref.refcount);
+	if (mod_delayed_work(ll_wq, &lf->revoke_work, delay))
+		refcount_dec(&lf->ref.refcount);	/* it had one */
 }
 
 void ll_break_work(struct work_struct *work)
@@ -80,7 +104,7 @@ void ll_break_work(struct work_struct *work)
 	struct ll_lease *lease;
 
 	spin_lock(&lf->lock);
-	if (lf->breaking) {
+	if (lf->breaking && !lf->draining) {
 		list_for_each_entry(lease, &lf->leases, file_node) {
 			ktime_t deadline = ktime_add_ms(lf->break_start,
 							lease->timeout_ms);
@@ -103,38 +127,42 @@ void ll_revoke_work(struct work_struct *work)
 	struct ll_file *lf = container_of(to_delayed_work(work), struct ll_file,
 					  revoke_work);
 	ktime_t next = KTIME_MAX;
+	bool ended = false;
 
 	while (ll_revoke_one(lf, ktime_get(), &next))
 		next = KTIME_MAX;
 	spin_lock(&lf->lock);
-	if (lf->breaking && next != KTIME_MAX)
+	if (lf->draining) {
+		ll_end_break(lf);	/* the filesystem gave up */
+		ended = true;
+	} else if (lf->breaking && next != KTIME_MAX) {
 		ll_arm_revoke(lf, next);
+	}
 	spin_unlock(&lf->lock);
+	if (ended)
+		wake_up_all(&lf->waitq);
 	ll_file_put(lf);
 }
 
-/* A pin of @lf went away: the break ends when none is left. */
+/*
+ * A pin of @lf went away.  When none is left the filesystem goes on: the
+ * holders get BREAK_DONE, and pins stay refused until the filesystem's
+ * rescan (see ll_break_kprobe()) or the grace period ends the break.  The
+ * caller holds a lease of @lf.
+ */
 void ll_break_pins_gone(struct ll_file *lf)
 {
 	struct ll_lease *lease;
-	bool done = false;
 
 	spin_lock(&lf->lock);
-	if (lf->breaking && !lf->npins) {
-		lf->breaking = false;
-		done = true;
-		trace_ll_break_end(lf->mapping, 0);
+	if (lf->breaking && !lf->draining && !lf->npins) {
+		lf->draining = true;
 		list_for_each_entry(lease, &lf->leases, file_node)
 			ll_lease_event(lease, LAYOUTLEASE_EVENT_BREAK_DONE, 0,
 				       lease->start, lease->end - lease->start, 0);
+		ll_arm_revoke(lf, ktime_add_ms(ktime_get(), LL_DRAIN_GRACE_MS));
 	}
 	spin_unlock(&lf->lock);
-	if (!done)
-		return;
-	wake_up_all(&lf->waitq);
-	/* Pins hold leases hold @lf: this is never the last reference. */
-	if (cancel_delayed_work(&lf->revoke_work))
-		refcount_dec(&lf->ref.refcount);
 }
 
 int ll_break_init(void)

@@ -51,15 +51,20 @@ int ll_ucmd_respond(struct ll_ucmd *ucmd, size_t cmd_len);
  * @node: in the ll_files hash, keyed by @mapping; RCU for readers
  * @mapping: the file's address_space (the kprobe's key)
  * @ref: one per lease on the file
- * @lock: protects @leases, @npins, @breaking, @break_start and the state of
+ * @lock: protects @leases, @npins, @breaking, @draining, @break_start, the state of
  *        every pin of every lease on the file
  * @leases: the leases on this file
  * @npins: pins of this file that still hold pages
  * @breaking: a break is in progress: no new lease or pin is granted
+ * @draining: no pin is left, but the filesystem has not yet rescanned:
+ *            pins stay refused until it does (then its invalidate_lock
+ *            keeps them out until the operation is done) or a grace
+ *            period passed (it gave up, say on a signal)
  * @break_start: when the break in progress started; a lease's pins are
  *               revoked at @break_start plus its timeout
  * @break_work: delivers the break event (kicked from the kprobe)
- * @revoke_work: revokes the remaining pins at @deadline
+ * @revoke_work: revokes the remaining pins at their deadline; ends
+ *               draining at its grace period
  * @waitq: lease and pin requests waiting for the break to end
  * @rcu: frees the ll_file after a grace period
  */
@@ -71,6 +76,7 @@ struct ll_file {
 	struct list_head leases;
 	unsigned long npins;
 	bool breaking;
+	bool draining;
 	ktime_t break_start;
 	struct work_struct break_work;
 	struct delayed_work revoke_work;

@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -267,6 +268,54 @@ TEST_F(own, during_break)
 	ASSERT_EQ(0, ftruncate(self->fd, self->len));
 	test_cmd_pin(self->lease_fd, self->map, self->len, &id2);
 	test_cmd_unpin(self->lease_fd, id2);
+}
+
+struct repin {
+	int lease_fd, fd;
+	char *map;
+	int ret;
+	off_t size;
+	volatile int done;
+};
+
+static void *repin_thread(void *arg)
+{
+	struct repin *r = arg;
+	struct stat st;
+	__u64 id;
+
+	r->ret = _test_cmd_pin(r->lease_fd, r->map, sysconf(_SC_PAGESIZE), 0, &id);
+	fstat(r->fd, &st);
+	r->size = st.st_size;
+	r->done = 1;
+	return NULL;
+}
+
+/*
+ * A pin asked for during a break waits for the break to end, and is only
+ * made once the filesystem operation is done: a holder that pins again
+ * right after unpinning cannot hold the truncate up.
+ */
+TEST_F(own, pin_waits_for_break)
+{
+	struct repin r = { self->lease_fd, self->fd, self->map, -1, 0, 0 };
+	pthread_t t;
+	pid_t trunc;
+	int status;
+	__u64 id;
+
+	test_cmd_pin(self->lease_fd, self->map, self->len, &id);
+	trunc = truncate_in_child(self->path, self->len / 2);
+	ASSERT_EQ(LAYOUTLEASE_EVENT_BREAK, wait_event_type(self->lease_fd, 5000));
+	ASSERT_EQ(0, pthread_create(&t, NULL, repin_thread, &r));
+	usleep(200000);
+	ASSERT_EQ(0, r.done);
+	test_cmd_unpin(self->lease_fd, id);
+	ASSERT_EQ(trunc, waitpid(trunc, &status, 0));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	ASSERT_EQ(0, r.ret);
+	ASSERT_EQ(self->len / 2, r.size);
 }
 
 /* A holder killed with SIGKILL leaves nothing; the waiting truncate goes on. */
