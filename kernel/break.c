@@ -185,5 +185,6 @@ int ll_break_init(void)
 void ll_break_exit(void)
 {
 	unregister_kprobe(&ll_kprobe);
+	ll_files_flush();
 	destroy_workqueue(ll_wq);
 }

@@ -201,6 +201,7 @@ extern struct list_head ll_all_leases;
 u64 ll_new_id(void);
 struct ll_file *ll_file_lookup_rcu(struct address_space *mapping);
 void ll_file_put(struct ll_file *lf);
+void ll_files_flush(void);
 int ll_wait_no_break(struct ll_file *lf, bool nonblock);
 bool ll_lease_readable(struct ll_lease *lease);
 void ll_lease_show(struct seq_file *m, struct ll_lease *lease);

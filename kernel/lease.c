@@ -84,6 +84,35 @@ void ll_file_put(struct ll_file *lf)
 	kref_put_mutex(&lf->ref, ll_file_release, &ll_files_lock);
 }
 
+/*
+ * Module exit: no lease is left (each holds a module reference), but a
+ * work item may still be queued or timed (a break's grace period), holding
+ * the last reference of its ll_file.  Run them now.
+ */
+void ll_files_flush(void)
+{
+	struct ll_file *lf, *cur;
+	unsigned int bkt, rounds = 0;
+
+	for (;;) {
+		lf = NULL;
+		mutex_lock(&ll_files_lock);
+		hash_for_each(ll_files, bkt, cur, node) {
+			lf = cur;
+			kref_get(&lf->ref);
+			break;
+		}
+		mutex_unlock(&ll_files_lock);
+		if (!lf)
+			return;
+		flush_delayed_work(&lf->revoke_work);
+		flush_work(&lf->break_work);
+		ll_file_put(lf);
+		if (WARN_ON_ONCE(++rounds > 100000))
+			return;
+	}
+}
+
 /* ---------------------------------------------------------------- owners */
 
 static struct ll_owner *ll_owner_find(struct ll_lease *lease,
@@ -183,14 +212,18 @@ void ll_lease_event(struct ll_lease *lease, u32 type, u64 pin_id, u64 offset,
 	};
 	struct ll_owner *o;
 
+	/*
+	 * Signals go before the record is visible (an owner's under the lock
+	 * that read() takes too): a reader that sees the record finds the
+	 * signal already pending.
+	 */
+	kill_fasync(&lease->fasync, SIGIO, POLL_IN);
 	spin_lock(&lease->owner_lock);
 	list_for_each_entry(o, &lease->owners, node) {
-		ll_owner_queue(o, &ev);
 		ll_owner_signal(o);
+		ll_owner_queue(o, &ev);
 	}
 	spin_unlock(&lease->owner_lock);
-	/* Signal first: a reader woken by the event finds its signal pending. */
-	kill_fasync(&lease->fasync, SIGIO, POLL_IN);
 	wake_up_interruptible_poll(&lease->readq, EPOLLIN | EPOLLRDNORM);
 }
 
