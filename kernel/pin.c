@@ -382,7 +382,8 @@ int ll_pin_ioctl(struct ll_ucmd *ucmd)
 	if (!cmd->length || !PAGE_ALIGNED(cmd->addr) ||
 	    !PAGE_ALIGNED(cmd->length) ||
 	    check_add_overflow(cmd->addr, cmd->length, &end) ||
-	    end > TASK_SIZE || (cmd->length >> PAGE_SHIFT) > INT_MAX)
+	    end > TASK_SIZE ||
+	    (cmd->length >> PAGE_SHIFT) > INT_MAX / sizeof(struct page *))
 		return -EINVAL;
 	if (!mm)
 		return -EINVAL;
@@ -399,7 +400,8 @@ int ll_pin_ioctl(struct ll_ucmd *ucmd)
 	pin->state = LL_PIN_REVOKED;	/* until it holds pages */
 	pin->lease = lease;
 	ret = -ENOMEM;
-	pin->pages = kvmalloc_array(pin->npages, sizeof(*pin->pages), GFP_KERNEL);
+	pin->pages = kvmalloc_array(pin->npages, sizeof(*pin->pages),
+				    GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!pin->pages)
 		goto out_free;
 	ret = ll_charge(mm, pin->npages);

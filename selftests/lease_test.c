@@ -194,6 +194,8 @@ TEST_F(lease, pin_errors)
 	test_err_pin(EINVAL, self->lease_fd, (void *)((uintptr_t)stack & ~(page_size - 1)),
 		     page_size, 0);
 	test_err_pin(EINVAL, self->lease_fd, (void *)-page_size, 2 * page_size, 0);
+	test_err_pin(EINVAL, self->lease_fd, self->map, 1ULL << 46, 0);
+	test_err_pin(EINVAL, self->lease_fd, self->map, 1ULL << 40, 0);
 	test_err_pin(EOPNOTSUPP, self->lease_fd, self->map, page_size, 1U << 30);
 	priv = mmap(NULL, self->len, PROT_READ | PROT_WRITE, MAP_PRIVATE, self->fd, 0);
 	ASSERT_NE(MAP_FAILED, priv);
