@@ -399,14 +399,14 @@ int ll_pin_ioctl(struct ll_ucmd *ucmd)
 	INIT_WORK(&pin->free_work, ll_pin_free_work);
 	pin->state = LL_PIN_REVOKED;	/* until it holds pages */
 	pin->lease = lease;
+	ret = ll_charge(mm, pin->npages);
+	if (ret)
+		goto out_free;
 	ret = -ENOMEM;
 	pin->pages = kvmalloc_array(pin->npages, sizeof(*pin->pages),
 				    GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!pin->pages)
-		goto out_free;
-	ret = ll_charge(mm, pin->npages);
-	if (ret)
-		goto out_free;
+		goto out_uncharge;
 	ret = mmu_interval_notifier_insert(&pin->notifier, mm, pin->addr,
 					   cmd->length, &ll_pin_mni_ops);
 	if (ret)
