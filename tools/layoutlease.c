@@ -3,19 +3,138 @@
  * layoutlease: the command-line tool.
  *
  *   layoutlease info     what the running module supports
+ *   layoutlease list     the leases of the system (/proc/layoutleases)
+ *   layoutlease hold [-t MS] [-i] FILE
+ *                        lease FILE, map and pin all of it, and print what
+ *                        happens; unpin at a break unless -i (ignore it)
  */
+#define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "lib/layoutlease.h"
 
 static int usage(FILE *f)
 {
-	fprintf(f, "usage: layoutlease info\n"
-		   "  info   show the interface the loaded module offers\n");
+	fprintf(f, "usage: layoutlease info | list | hold [-t MS] [-i] FILE\n"
+		   "  info   show the interface the loaded module offers\n"
+		   "  list   show every lease (/proc/layoutleases)\n"
+		   "  hold   lease FILE, pin all of it, report events until the\n"
+		   "         pin is gone; -t break timeout in ms, -i ignore breaks\n");
 	return f == stderr ? 2 : 0;
+}
+
+static double stamp(void)
+{
+	static struct timespec t0;
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	if (!t0.tv_sec)
+		t0 = t;
+	return (t.tv_sec - t0.tv_sec) * 1e3 + (t.tv_nsec - t0.tv_nsec) / 1e6;
+}
+
+static int cmd_list(void)
+{
+	char buf[4096];
+	size_t n;
+	FILE *f = fopen("/proc/layoutleases", "r");
+
+	if (!f) {
+		perror("layoutlease: /proc/layoutleases");
+		return 1;
+	}
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		fwrite(buf, 1, n, stdout);
+	fclose(f);
+	return 0;
+}
+
+static int cmd_hold(int argc, char **argv)
+{
+	unsigned int timeout = 0;
+	int ignore = 0, opt, fd, devfd, lease_fd, ret;
+	unsigned long long id;
+	struct stat st;
+	char *map;
+
+	while ((opt = getopt(argc, argv, "t:i")) != -1) {
+		if (opt == 't')
+			timeout = atoi(optarg);
+		else if (opt == 'i')
+			ignore = 1;
+		else
+			return usage(stderr);
+	}
+	if (optind != argc - 1)
+		return usage(stderr);
+	stamp();
+	fd = open(argv[optind], O_RDWR);
+	if (fd < 0 || fstat(fd, &st) || !st.st_size) {
+		fprintf(stderr, "layoutlease: %s: cannot open a non-empty file\n",
+			argv[optind]);
+		return 1;
+	}
+	map = mmap(NULL, st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	devfd = ll_open();
+	if (map == MAP_FAILED || devfd < 0) {
+		perror("layoutlease: mmap or open");
+		return 1;
+	}
+	lease_fd = ll_lease_create(devfd, fd, 0, st.st_size, timeout, 0);
+	if (lease_fd < 0) {
+		fprintf(stderr, "layoutlease: lease: %s\n", strerror(-lease_fd));
+		return 1;
+	}
+	ret = ll_pin(lease_fd, map, st.st_size, 0, &id);
+	if (ret) {
+		fprintf(stderr, "layoutlease: pin: %s\n", strerror(-ret));
+		return 1;
+	}
+	printf("%9.1f ms  holder %d: lease fd %d on %s, pinned %lld KiB (pin %llu)%s\n",
+	       stamp(), getpid(), lease_fd, argv[optind],
+	       (long long)st.st_size >> 10, id, ignore ? ", will ignore breaks" : "");
+	fflush(stdout);
+	for (;;) {
+		struct pollfd p = { .fd = lease_fd, .events = POLLIN };
+		struct layoutlease_event ev;
+
+		if (poll(&p, 1, -1) != 1 || ll_read_event(lease_fd, &ev))
+			continue;
+		printf("%9.1f ms  holder: event %s", stamp(), ll_event_name(ev.type));
+		if (ev.type == LAYOUTLEASE_EVENT_BREAK) {
+			struct timespec now;
+
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			printf(", deadline in %.0f ms",
+			       (ev.deadline_ns - (now.tv_sec * 1000000000ULL + now.tv_nsec)) / 1e6);
+		}
+		if (ev.pin_id)
+			printf(" (pin %llu)", (unsigned long long)ev.pin_id);
+		printf("\n");
+		if (ev.type == LAYOUTLEASE_EVENT_BREAK && !ignore) {
+			ret = ll_unpin(lease_fd, id);
+			printf("%9.1f ms  holder: unpinned: %s\n", stamp(),
+			       ret ? strerror(-ret) : "ok");
+		}
+		if (ev.type == LAYOUTLEASE_EVENT_REVOKED) {
+			ret = ll_unpin(lease_fd, id);
+			printf("%9.1f ms  holder: its pin was revoked; unpin says: %s\n",
+			       stamp(), ret ? strerror(-ret) : "ok");
+		}
+		fflush(stdout);
+		if (ev.type == LAYOUTLEASE_EVENT_BREAK_DONE)
+			return 0;
+	}
 }
 
 static int cmd_info(void)
@@ -65,6 +184,10 @@ int main(int argc, char **argv)
 {
 	if (argc == 2 && !strcmp(argv[1], "info"))
 		return cmd_info();
+	if (argc == 2 && !strcmp(argv[1], "list"))
+		return cmd_list();
+	if (argc >= 3 && !strcmp(argv[1], "hold"))
+		return cmd_hold(argc - 1, argv + 1);
 	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
 		return usage(stdout);
 	return usage(stderr);
