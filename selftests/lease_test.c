@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include <poll.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/mman.h>
@@ -298,6 +299,105 @@ TEST_F(lease, no_break)
 	ev = next_event(self->lease_fd, 200);
 	ASSERT_EQ(0, ev.type);
 	test_cmd_unpin(self->lease_fd, id);
+}
+
+/* Every short size and a non-zero tail, per ioctl; nothing changes. */
+TEST_F(lease, struct_lengths)
+{
+	static const struct {
+		unsigned long cmd;
+		size_t min, size;
+		int on_lease;
+	} cmds[] = {
+		{ LAYOUTLEASE_IOC_LEASE_CREATE,
+		  offsetof(struct layoutlease_lease_create, out_lease_id) + 8,
+		  sizeof(struct layoutlease_lease_create), 0 },
+		{ LAYOUTLEASE_IOC_PIN, offsetof(struct layoutlease_pin, out_offset) + 8,
+		  sizeof(struct layoutlease_pin), 1 },
+		{ LAYOUTLEASE_IOC_UNPIN, offsetof(struct layoutlease_unpin, pin_id) + 8,
+		  sizeof(struct layoutlease_unpin), 1 },
+		{ LAYOUTLEASE_IOC_OWNER, offsetof(struct layoutlease_owner, signal) + 4,
+		  sizeof(struct layoutlease_owner), 1 },
+	};
+	union {
+		__u32 size;
+		char bytes[256];
+	} buf;
+	unsigned int i;
+	size_t size;
+	__u64 id;
+
+	test_cmd_pin(self->lease_fd, self->map, page_size, &id);
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		int fd = cmds[i].on_lease ? self->lease_fd : self->devfd;
+
+		ASSERT_EQ(cmds[i].min, cmds[i].size);
+		for (size = 0; size < cmds[i].min; size++) {
+			memset(&buf, 0, sizeof(buf));
+			buf.size = size;
+			EXPECT_ERRNO(EINVAL, ioctl(fd, cmds[i].cmd, &buf));
+		}
+		memset(&buf, 0, sizeof(buf));
+		buf.size = sizeof(buf);
+		buf.bytes[sizeof(buf) - 1] = 1;
+		EXPECT_ERRNO(E2BIG, ioctl(fd, cmds[i].cmd, &buf));
+		/* On the other kind of fd the command does not exist. */
+		memset(&buf, 0, sizeof(buf));
+		buf.size = cmds[i].size;
+		EXPECT_ERRNO(ENOTTY, ioctl(cmds[i].on_lease ? self->devfd :
+					   self->lease_fd, cmds[i].cmd, &buf));
+	}
+	test_cmd_unpin(self->lease_fd, id);
+}
+
+/* Not the owner and no CAP_LEASE: EACCES, as for F_SETLEASE. */
+TEST_F(lease, permission)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (!pid) {
+		if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+			_exit(10);
+		if (!_test_cmd_lease_create(self->devfd, self->fd, 0, self->len, 0, 0, NULL) ||
+		    errno != EACCES)
+			_exit(11);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+}
+
+/* read(): whole records only; a bad buffer loses nothing; overflow. */
+TEST_F(lease, read_records)
+{
+	struct layoutlease_event ev[80];
+	int i, n, flags;
+	void *bad;
+	__u64 id;
+
+	flags = fcntl(self->lease_fd, F_GETFL);
+	ASSERT_EQ(0, fcntl(self->lease_fd, F_SETFL, flags | O_NONBLOCK));
+	EXPECT_ERRNO(EAGAIN, read(self->lease_fd, ev, sizeof(ev[0])));
+	/* 70 UNMAPPED records: more than the queue holds. */
+	for (i = 0; i < 70; i++) {
+		test_cmd_pin(self->lease_fd, self->map, page_size, &id);
+		ASSERT_EQ(0, munmap(self->map, self->len));
+		self->map = mmap(NULL, self->len, PROT_READ | PROT_WRITE,
+				 MAP_SHARED, self->fd, 0);
+		ASSERT_NE(MAP_FAILED, self->map);
+	}
+	EXPECT_ERRNO(EINVAL, read(self->lease_fd, ev, sizeof(ev[0]) - 1));
+	bad = mmap(NULL, page_size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, bad);
+	EXPECT_ERRNO(EFAULT, read(self->lease_fd, bad, sizeof(ev[0])));
+	munmap(bad, page_size);
+	n = read(self->lease_fd, ev, sizeof(ev));
+	ASSERT_EQ(65 * (int)sizeof(ev[0]), n);
+	for (i = 0; i < 64; i++)
+		ASSERT_EQ(LAYOUTLEASE_EVENT_UNMAPPED, ev[i].type);
+	ASSERT_EQ(LAYOUTLEASE_EVENT_OVERFLOW, ev[64].type);
+	EXPECT_ERRNO(EAGAIN, read(self->lease_fd, ev, sizeof(ev[0])));
 }
 
 static int write_file(const char *path, const char *s)
