@@ -6,7 +6,7 @@
 #   build/  is the O= object tree, usable as KDIR: make -C <dir>/build M=<mod> modules
 # Progress goes to stderr; the last stdout line is the output dir:
 #   dir=$(scripts/debug-kernel.sh | tail -1)
-set -euo pipefail
+set -Eeuo pipefail
 
 LL_CACHE=${LL_CACHE:-/var/cache/layoutlease}
 FRAG=$(realpath "$(dirname "$0")/debug-kernel.config")
@@ -24,16 +24,17 @@ missing=()
 for p in "${DEPS[@]}"; do
     dpkg -s "$p" 2>/dev/null | grep -q '^Status: install ok installed' || missing+=("$p")
 done
+mkdir -p "$LL_CACHE/debug"
 if ((${#missing[@]})); then
-    say "installing ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >&2
+    say "installing ${missing[*]} (log: $LL_CACHE/apt.log)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >"$LL_CACHE/apt.log" 2>&1 ||
+        { tail -n 20 "$LL_CACHE/apt.log" >&2; die "apt-get install failed"; }
 fi
 
 # 2. Cache key.
 pkgver=$(dpkg-query -W -f='${Version}' $SRCPKG)
 hash=$( { echo "$pkgver"; echo "$RECIPE"; gcc --version | head -1; cat "$FRAG"; } |
         sha256sum | cut -c1-16)
-mkdir -p "$LL_CACHE/debug"
 out=$LL_CACHE/debug/$hash
 src=$LL_CACHE/debug/src-$pkgver
 build=$out/build
