@@ -11,9 +11,12 @@
 #include <errno.h>
 #include <stdint.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/layoutlease.h>
 
@@ -37,6 +40,53 @@ static inline const char *ll_mount(const char *fs)
 	const char *dir = getenv(strcmp(fs, "xfs") ? "LL_EXT4" : "LL_XFS");
 
 	return dir ? dir : (strcmp(fs, "xfs") ? "/mnt/ext4" : "/mnt/xfs");
+}
+
+static inline long long ll_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/* The next record of @lease_fd within @ms, or one of type 0. */
+static inline struct layoutlease_event ll_next_event(int lease_fd, int ms)
+{
+	struct layoutlease_event ev = { 0 };
+	struct pollfd p = { .fd = lease_fd, .events = POLLIN };
+	long long end = ll_now_ms() + ms;
+	int ret;
+
+	do {	/* the break's own signal may interrupt the poll */
+		long long left = end - ll_now_ms();
+
+		ret = poll(&p, 1, left > 0 ? left : 0);
+	} while (ret < 0 && errno == EINTR);
+	if (ret == 1 && (p.revents & POLLIN) &&
+	    read(lease_fd, &ev, sizeof(ev)) != sizeof(ev))
+		ev.type = 0;
+	return ev;
+}
+
+/* Truncate @path to @size in a child process; its exit code says how. */
+static inline pid_t ll_truncate_child(const char *path, off_t size)
+{
+	pid_t pid = fork();
+
+	if (!pid)
+		_exit(truncate(path, size) ? 1 : 0);
+	return pid;
+}
+
+/* Wait for child @pid: its exit code, or -1 if it did not exit. */
+static inline int ll_wait_child(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
 }
 
 static inline int _test_ioctl_get_info(int fd, struct layoutlease_get_info *info,

@@ -26,55 +26,6 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
 	got_code = si->si_code;
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
-/* Next event of @lease_fd within @ms, or type 0. */
-static struct layoutlease_event next_event(int lease_fd, int ms)
-{
-	struct layoutlease_event ev = { 0 };
-	struct pollfd p = { .fd = lease_fd, .events = POLLIN };
-	int ret;
-
-	do {	/* the break's own signal may interrupt the poll */
-		ret = poll(&p, 1, ms);
-	} while (ret < 0 && errno == EINTR);
-	if (ret == 1 && (p.revents & POLLIN))
-		if (read(lease_fd, &ev, sizeof(ev)) != sizeof(ev))
-			ev.type = 0;
-	return ev;
-}
-
-/* Fork a child that truncates @path to @size; returns its pid. */
-static pid_t truncate_in_child(const char *path, off_t size)
-{
-	pid_t pid = fork();
-
-	if (!pid) {
-		long long t0 = now_ms();
-		int ret = truncate(path, size);
-
-		_exit(ret ? 255 : (int)((now_ms() - t0) / 100 > 254 ? 254 :
-					(now_ms() - t0) / 100));
-	}
-	return pid;
-}
-
-/* Exit status of the truncating child: its duration in 100 ms units. */
-static int wait_truncate(pid_t pid)
-{
-	int status;
-
-	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-		return -1;
-	return WEXITSTATUS(status);
-}
-
 FIXTURE(lease) {
 	int devfd;
 	int fd;
@@ -215,14 +166,15 @@ TEST_F(lease, pin_errors)
 TEST_F(lease, truncate_cooperative)
 {
 	struct layoutlease_event ev;
+	long long t0;
 	__u64 id;
 	pid_t pid;
-	int t;
 
 	test_cmd_owner(self->lease_fd, SIGUSR1);
 	test_cmd_pin(self->lease_fd, self->map, self->len, &id);
-	pid = truncate_in_child(self->path, page_size);
-	ev = next_event(self->lease_fd, 10000);
+	t0 = ll_now_ms();
+	pid = ll_truncate_child(self->path, page_size);
+	ev = ll_next_event(self->lease_fd, 10000);
 	ASSERT_EQ(LAYOUTLEASE_EVENT_BREAK, ev.type);
 	ASSERT_EQ(0, ev.offset);
 	ASSERT_EQ(self->len, ev.length);
@@ -231,10 +183,9 @@ TEST_F(lease, truncate_cooperative)
 	ASSERT_EQ(self->lease_fd, got_fd);
 	ASSERT_EQ(POLL_MSG, got_code);
 	test_cmd_unpin(self->lease_fd, id);
-	t = wait_truncate(pid);
-	ASSERT_LE(0, t);
-	ASSERT_GT(50, t);
-	ev = next_event(self->lease_fd, 1000);
+	ASSERT_EQ(0, ll_wait_child(pid));
+	ASSERT_GT(5000, ll_now_ms() - t0);
+	ev = ll_next_event(self->lease_fd, 1000);
 	ASSERT_EQ(LAYOUTLEASE_EVENT_BREAK_DONE, ev.type);
 }
 
@@ -242,25 +193,26 @@ TEST_F(lease, truncate_cooperative)
 TEST_F(lease, truncate_revoke)
 {
 	struct layoutlease_event ev;
-	long long t0;
-	int lease_fd, t;
+	long long t0, t;
+	int lease_fd;
 	__u64 id;
 	pid_t pid;
 
 	test_cmd_lease_create(self->fd, 0, self->len, 500, &lease_fd);
 	test_cmd_pin(lease_fd, self->map, self->len, &id);
-	t0 = now_ms();
-	pid = truncate_in_child(self->path, page_size);
-	t = wait_truncate(pid);
-	TH_LOG("truncate took %lld ms with a 500 ms break timeout", now_ms() - t0);
-	ASSERT_LE(4, t);
-	ASSERT_GT(25, t);
-	ev = next_event(lease_fd, 1000);
+	t0 = ll_now_ms();
+	pid = ll_truncate_child(self->path, page_size);
+	ASSERT_EQ(0, ll_wait_child(pid));
+	t = ll_now_ms() - t0;
+	TH_LOG("truncate took %lld ms with a 500 ms break timeout", t);
+	ASSERT_LE(450, t);
+	ASSERT_GT(2500, t);
+	ev = ll_next_event(lease_fd, 1000);
 	ASSERT_EQ(LAYOUTLEASE_EVENT_BREAK, ev.type);
-	ev = next_event(lease_fd, 1000);
+	ev = ll_next_event(lease_fd, 1000);
 	ASSERT_EQ(LAYOUTLEASE_EVENT_REVOKED, ev.type);
 	ASSERT_EQ(id, ev.pin_id);
-	ev = next_event(lease_fd, 1000);
+	ev = ll_next_event(lease_fd, 1000);
 	ASSERT_EQ(LAYOUTLEASE_EVENT_BREAK_DONE, ev.type);
 	test_err_unpin(ENOLINK, lease_fd, id);
 	test_err_unpin(ENOENT, lease_fd, id);
@@ -276,7 +228,7 @@ TEST_F(lease, munmap_revokes)
 	test_cmd_pin(self->lease_fd, self->map, 2 * page_size, &id);
 	ASSERT_EQ(0, munmap(self->map, self->len));
 	self->map = MAP_FAILED;
-	ev = next_event(self->lease_fd, 1000);
+	ev = ll_next_event(self->lease_fd, 1000);
 	ASSERT_EQ(LAYOUTLEASE_EVENT_UNMAPPED, ev.type);
 	ASSERT_EQ(id, ev.pin_id);
 	ASSERT_EQ(0, ftruncate(self->fd, 0));
@@ -296,7 +248,7 @@ TEST_F(lease, no_break)
 	self->map[page_size] = 1;
 	ASSERT_EQ(0, fsync(self->fd));
 	ASSERT_EQ(0, msync(self->map, self->len, MS_SYNC));
-	ev = next_event(self->lease_fd, 200);
+	ev = ll_next_event(self->lease_fd, 200);
 	ASSERT_EQ(0, ev.type);
 	test_cmd_unpin(self->lease_fd, id);
 }
@@ -434,10 +386,10 @@ TEST_F(lease, tracepoints)
 
 	test_cmd_lease_create(self->fd, 0, self->len, 0, &lease_fd);
 	test_cmd_pin(lease_fd, self->map, self->len, &id);
-	pid = truncate_in_child(self->path, self->len);
-	ASSERT_EQ(LAYOUTLEASE_EVENT_BREAK, next_event(lease_fd, 10000).type);
+	pid = ll_truncate_child(self->path, self->len);
+	ASSERT_EQ(LAYOUTLEASE_EVENT_BREAK, ll_next_event(lease_fd, 10000).type);
 	test_cmd_unpin(lease_fd, id);
-	ASSERT_LE(0, wait_truncate(pid));
+	ASSERT_EQ(0, ll_wait_child(pid));
 	test_cmd_pin(lease_fd, self->map, page_size, &id);
 	munmap(self->map, self->len);
 	self->map = MAP_FAILED;

@@ -41,36 +41,9 @@ static void catch(int sig)
 	sigaction(sig, &sa, NULL);
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 static int wait_event_type(int lease_fd, int ms)
 {
-	struct layoutlease_event ev = { 0 };
-	struct pollfd p = { .fd = lease_fd, .events = POLLIN };
-	long long end = now_ms() + ms;
-	int ret;
-
-	do {	/* the break's own signal may interrupt the poll */
-		ret = poll(&p, 1, end - now_ms() > 0 ? end - now_ms() : 0);
-	} while (ret < 0 && errno == EINTR);
-	if (ret != 1 || read(lease_fd, &ev, sizeof(ev)) != sizeof(ev))
-		return 0;
-	return ev.type;
-}
-
-static pid_t truncate_in_child(const char *path, off_t size)
-{
-	pid_t pid = fork();
-
-	if (!pid)
-		_exit(truncate(path, size) ? 1 : 0);
-	return pid;
+	return ll_next_event(lease_fd, ms).type;
 }
 
 static int send_fd(int sock, int fd)
@@ -195,7 +168,7 @@ TEST_F(own, si_fd_per_process)
 	catch(SIGUSR1);
 	test_cmd_owner(self->lease_fd, SIGUSR1);
 	test_cmd_pin(self->lease_fd, self->map, self->len, &id);
-	trunc = truncate_in_child(self->path, 0);
+	trunc = ll_truncate_child(self->path, 0);
 	ASSERT_EQ(LAYOUTLEASE_EVENT_BREAK, wait_event_type(self->lease_fd, 5000));
 	ASSERT_EQ(SIGUSR1, got_sig);
 	ASSERT_EQ(self->lease_fd, got_fd);
@@ -212,7 +185,7 @@ TEST_F(own, si_fd_per_process)
 		ASSERT_EQ(kids[i], waitpid(kids[i], NULL, 0));
 	}
 	ASSERT_EQ(100, report[0]);
-	ASSERT_EQ(trunc, waitpid(trunc, NULL, 0));
+	ASSERT_EQ(0, ll_wait_child(trunc));
 }
 
 /* The standard fcntl(F_SETOWN_EX, F_SETSIG, O_ASYNC) works too. */
@@ -228,12 +201,12 @@ TEST_F(own, fasync)
 	ASSERT_EQ(0, fcntl(self->lease_fd, F_SETFL,
 			   fcntl(self->lease_fd, F_GETFL) | O_ASYNC));
 	test_cmd_pin(self->lease_fd, self->map, self->len, &id);
-	trunc = truncate_in_child(self->path, 0);
+	trunc = ll_truncate_child(self->path, 0);
 	ASSERT_EQ(LAYOUTLEASE_EVENT_BREAK, wait_event_type(self->lease_fd, 5000));
 	ASSERT_EQ(SIGRTMIN + 1, got_sig);
 	ASSERT_EQ(self->lease_fd, got_fd);
 	test_cmd_unpin(self->lease_fd, id);
-	ASSERT_EQ(trunc, waitpid(trunc, NULL, 0));
+	ASSERT_EQ(0, ll_wait_child(trunc));
 }
 
 static void on_alarm(int sig)
@@ -246,10 +219,9 @@ TEST_F(own, during_break)
 	struct sigaction sa = { .sa_handler = on_alarm };	/* no SA_RESTART */
 	__u64 id, id2;
 	pid_t trunc;
-	int status;
 
 	test_cmd_pin(self->lease_fd, self->map, self->len / 2, &id);
-	trunc = truncate_in_child(self->path, 0);
+	trunc = ll_truncate_child(self->path, 0);
 	ASSERT_EQ(LAYOUTLEASE_EVENT_BREAK, wait_event_type(self->lease_fd, 5000));
 	test_err_pin(EAGAIN, self->lease_fd, self->map + self->len / 2,
 		     self->len / 2, LAYOUTLEASE_PIN_NONBLOCK);
@@ -261,8 +233,7 @@ TEST_F(own, during_break)
 		     self->len / 2, 0);
 	/* The pin made before the break is intact: unpinning it ends the break. */
 	test_cmd_unpin(self->lease_fd, id);
-	ASSERT_EQ(trunc, waitpid(trunc, &status, 0));
-	ASSERT_EQ(0, WEXITSTATUS(status));
+	ASSERT_EQ(0, ll_wait_child(trunc));
 	ASSERT_EQ(LAYOUTLEASE_EVENT_BREAK_DONE, wait_event_type(self->lease_fd, 1000));
 	/* After the break, pins are granted again (the file is now empty). */
 	ASSERT_EQ(0, ftruncate(self->fd, self->len));
@@ -301,18 +272,16 @@ TEST_F(own, pin_waits_for_break)
 	struct repin r = { self->lease_fd, self->fd, self->map, -1, 0, 0 };
 	pthread_t t;
 	pid_t trunc;
-	int status;
 	__u64 id;
 
 	test_cmd_pin(self->lease_fd, self->map, self->len, &id);
-	trunc = truncate_in_child(self->path, self->len / 2);
+	trunc = ll_truncate_child(self->path, self->len / 2);
 	ASSERT_EQ(LAYOUTLEASE_EVENT_BREAK, wait_event_type(self->lease_fd, 5000));
 	ASSERT_EQ(0, pthread_create(&t, NULL, repin_thread, &r));
 	usleep(200000);
 	ASSERT_EQ(0, r.done);
 	test_cmd_unpin(self->lease_fd, id);
-	ASSERT_EQ(trunc, waitpid(trunc, &status, 0));
-	ASSERT_EQ(0, WEXITSTATUS(status));
+	ASSERT_EQ(0, ll_wait_child(trunc));
 	ASSERT_EQ(0, pthread_join(t, NULL));
 	ASSERT_EQ(0, r.ret);
 	ASSERT_EQ(self->len / 2, r.size);
@@ -341,15 +310,15 @@ TEST_F(own, sigkill_holder)
 			pause();
 	}
 	ASSERT_EQ(1, read(ready[0], &c, 1));
-	t0 = now_ms();
-	trunc = truncate_in_child(self->path, 0);
+	t0 = ll_now_ms();
+	trunc = ll_truncate_child(self->path, 0);
 	usleep(300000);
 	ASSERT_EQ(0, kill(holder, SIGKILL));
 	ASSERT_EQ(holder, waitpid(holder, NULL, 0));
-	ASSERT_EQ(trunc, waitpid(trunc, NULL, 0));
+	ASSERT_EQ(0, ll_wait_child(trunc));
 	TH_LOG("truncate done %lld ms after start (holder killed at 300 ms, timeout 30 s)",
-	       now_ms() - t0);
-	ASSERT_GT(5000, now_ms() - t0);
+	       ll_now_ms() - t0);
+	ASSERT_GT(5000, ll_now_ms() - t0);
 }
 
 struct hammer {
