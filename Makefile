@@ -30,22 +30,22 @@ clean:
 	rm -rf compat_config.h build
 
 deps:
-	scripts/deps.sh
+	@scripts/deps.sh >/dev/null
 
 style: deps
-	scripts/style.sh
+	@scripts/style.sh
 
 matrix: deps
-	scripts/check.sh --build-only
+	@scripts/check.sh --build-only
 
 check: deps
-	scripts/check.sh
+	@scripts/check.sh
 
 bench: deps
-	scripts/bench.sh
+	@scripts/bench.sh
 
 demo: deps
-	scripts/demo.sh
+	@scripts/demo.sh
 
 vm: deps
 	scripts/vm-run -k $(K) -- $(CMD)
