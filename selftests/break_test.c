@@ -117,9 +117,9 @@ TEST_F(brk, operations)
 
 	for (op = 0; op < OP_MAX; op++) {
 		struct layoutlease_event ev = { 0 };
-		struct pollfd p;
+		struct pollfd p[2];
 		char path[256];
-		int fd, lease_fd, status, broke;
+		int fd, lease_fd, status, broke, done[2];
 		char *map;
 		__u64 id;
 		pid_t pid;
@@ -135,12 +135,25 @@ TEST_F(brk, operations)
 		test_cmd_lease_create(fd, 0, len, 10000, &lease_fd);
 		test_cmd_pin(lease_fd, map, len, &id);
 
+		/*
+		 * The child's end of the pipe closes when it is done: an
+		 * operation that breaks cannot finish before the BREAK record,
+		 * one that does not finishes without it.
+		 */
+		ASSERT_EQ(0, pipe(done));
 		pid = fork();
-		if (!pid)
+		if (!pid) {
+			close(done[0]);
 			_exit(do_op(op, path, fd, map, ps) ? 1 : 0);
-		p.fd = lease_fd;
-		p.events = POLLIN;
-		broke = poll(&p, 1, 500) == 1;
+		}
+		close(done[1]);
+		p[0].fd = lease_fd;
+		p[0].events = POLLIN;
+		p[1].fd = done[0];
+		p[1].events = POLLIN;
+		ASSERT_LT(0, poll(p, 2, 30000));
+		broke = !!(p[0].revents & POLLIN);
+		close(done[0]);
 		if (broke)
 			ASSERT_EQ(sizeof(ev), read(lease_fd, &ev, sizeof(ev)));
 		test_cmd_unpin(lease_fd, id);
