@@ -210,13 +210,11 @@ int ll_owner_ioctl(struct ll_ucmd *ucmd);
 void ll_lease_put(struct ll_lease *lease);
 void ll_lease_event(struct ll_lease *lease, u32 type, u64 pin_id, u64 offset,
 		    u64 length, ktime_t deadline);
-bool ll_is_lease_file(struct file *filp);
 
 /* pin.c */
 int ll_pin_ioctl(struct ll_ucmd *ucmd);
 int ll_unpin_ioctl(struct ll_ucmd *ucmd);
 void ll_pins_release(struct ll_lease *lease);
-void ll_pin_revoke(struct ll_pin *pin, enum ll_pin_state why);
 void ll_pin_free_work(struct work_struct *work);
 bool ll_revoke_one(struct ll_file *lf, ktime_t now, ktime_t *next);
 

@@ -480,11 +480,6 @@ static const struct file_operations ll_lease_fops = {
 	.llseek = noop_llseek,
 };
 
-bool ll_is_lease_file(struct file *filp)
-{
-	return filp->f_op == &ll_lease_fops;
-}
-
 /* ------------------------------------------------------------ lease create */
 
 /* XFS and ext4 are the filesystems whose break path we hook and test. */

@@ -109,7 +109,7 @@ static void ll_revoke_finish(struct ll_revoke *rv)
 	ll_lease_put(lease);
 }
 
-void ll_pin_revoke(struct ll_pin *pin, enum ll_pin_state why)
+static void ll_pin_revoke(struct ll_pin *pin, enum ll_pin_state why)
 {
 	struct ll_file *lf = pin->lease->lf;
 	struct ll_revoke rv;
