@@ -42,4 +42,49 @@ static inline long ll_pin_user_pages(unsigned long start,
 #endif
 }
 
+/*
+ * dma-buf importers (include/linux/dma-buf.h).  7.x renamed move_notify to
+ * invalidate_mappings, made it optional, added dma_buf_attach_revocable()
+ * (an importer that pins but unmaps and unpins when told) and dropped
+ * CONFIG_DMABUF_MOVE_NOTIFY: dynamic importers are never pinned for a
+ * mapping.  Before, every attach_ops had a move_notify, and without
+ * CONFIG_DMABUF_MOVE_NOTIFY (Debian's 6.1 and 6.12) the core pinned a
+ * dynamic exporter's buffer for every mapping of a dynamic importer.
+ */
+#include <linux/dma-buf.h>
+#ifdef LL_HAVE_DMA_BUF_INVALIDATE_MAPPINGS
+#define LL_DMABUF_PIN_ON_MAP false
+static inline void ll_dma_buf_invalidate(struct dma_buf *dmabuf)
+{
+	dma_buf_invalidate_mappings(dmabuf);
+}
+
+static inline bool ll_attach_revocable(struct dma_buf_attachment *attach)
+{
+	return dma_buf_attach_revocable(attach);
+}
+
+static inline bool ll_pin_revocable(struct dma_buf_attachment *attach)
+{
+	return dma_buf_attach_revocable(attach);
+}
+#else
+#define LL_DMABUF_PIN_ON_MAP (!IS_ENABLED(CONFIG_DMABUF_MOVE_NOTIFY))
+static inline void ll_dma_buf_invalidate(struct dma_buf *dmabuf)
+{
+	dma_buf_move_notify(dmabuf);
+}
+
+static inline bool ll_attach_revocable(struct dma_buf_attachment *attach)
+{
+	return attach->importer_ops;
+}
+
+/* A 6.x importer that pins ignores move_notify (ib_umem_dmabuf_get_pinned). */
+static inline bool ll_pin_revocable(struct dma_buf_attachment *attach)
+{
+	return false;
+}
+#endif
+
 #endif /* _LAYOUTLEASE_COMPAT_H */

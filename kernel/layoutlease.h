@@ -11,15 +11,19 @@
  *   ll_pin    pinned pages of one user mapping; holds a lease reference.
  *   ll_owner  a process (files_struct) that has the lease fd: its event
  *             queue and, once registered, its signal and si_fd.
+ *   ll_export a pin exported as a dma-buf (dmabuf.c); holds a lease
+ *             reference; the pin and it point to each other until the pin
+ *             ends or the dma-buf is released.
  *
  * Lock order
  *   mm->mmap_lock -> mapping->invalidate_lock -> ll_file.lock
+ *   ll_export.lock -> dma_resv (see dmabuf.c for the mmu notifier)
  *   ll_lease.owner_lock is a leaf (signals are sent under it).
  *   ll_files_lock (global mutex) -> ll_file.lock
  *
  * Lifetime
  *   ll_lease.ref: one for the lease fd (dropped at ->release), one per pin
- *   that is not yet unpinned.  The last put frees the lease and drops the
+ *   that is not yet unpinned, one per exported dma-buf.  The last put frees the lease and drops the
  *   ll_file reference.  ll_file.ref: one per lease; the last put removes it
  *   from the hash (under ll_files_lock) and frees it after an RCU grace
  *   period, since the kprobe looks it up under RCU.
@@ -107,6 +111,7 @@ enum ll_pin_state {
  * @notifier_live: @notifier is inserted and must be removed
  * @free_work: frees a revoked pin whose lease fd is gone
  * @freeing: somebody took it off the lease to free it; under ll_file.lock
+ * @export: its dma-buf's exporter state, if exported; under ll_file.lock
  */
 struct ll_pin {
 	struct list_head node;
@@ -122,6 +127,7 @@ struct ll_pin {
 	bool notifier_live;
 	struct work_struct free_work;
 	bool freeing;
+	struct ll_export *export;
 };
 
 #define LL_EVENT_QUEUE 64
@@ -217,6 +223,13 @@ int ll_unpin_ioctl(struct ll_ucmd *ucmd);
 void ll_pins_release(struct ll_lease *lease);
 void ll_pin_free_work(struct work_struct *work);
 bool ll_revoke_one(struct ll_file *lf, ktime_t now, ktime_t *next);
+struct ll_pin *ll_pin_find(struct ll_lease *lease, u64 id);
+
+/* dmabuf.c */
+struct ll_export;
+int ll_export_ioctl(struct ll_ucmd *ucmd);
+struct ll_export *ll_export_unlink_locked(struct ll_pin *pin);
+void ll_export_revoke(struct ll_export *ex, bool in_notifier);
 
 /* break.c */
 int ll_break_init(void);

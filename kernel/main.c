@@ -52,6 +52,7 @@ union ll_ucmd_buffer {
 	struct layoutlease_pin pin;
 	struct layoutlease_unpin unpin;
 	struct layoutlease_owner owner;
+	struct layoutlease_export export;
 };
 
 /**
@@ -96,6 +97,8 @@ static const struct ll_ioctl_op ll_ioctl_ops[] = {
 		    0, true),
 	LL_IOCTL_OP(OWNER, ll_owner_ioctl, struct layoutlease_owner, signal,
 		    0, true),
+	LL_IOCTL_OP(EXPORT, ll_export_ioctl, struct layoutlease_export,
+		    __reserved, 0, true),
 };
 
 /* Both size and flags lead every struct: the dispatcher checks them. */
@@ -137,6 +140,7 @@ static int ll_get_info(struct ll_ucmd *ucmd)
 	info->out_pin_flags = ll_ioctl_op(LAYOUTLEASE_IOC_PIN)->flags;
 	info->out_unpin_flags = ll_ioctl_op(LAYOUTLEASE_IOC_UNPIN)->flags;
 	info->out_owner_flags = ll_ioctl_op(LAYOUTLEASE_IOC_OWNER)->flags;
+	info->out_export_flags = ll_ioctl_op(LAYOUTLEASE_IOC_EXPORT)->flags;
 	info->out_default_break_timeout_ms =
 		min(ll_default_break_timeout_ms, ll_max_break_timeout_ms);
 	info->out_max_break_timeout_ms = ll_max_break_timeout_ms;

@@ -54,6 +54,7 @@ struct ll_revoke {
 	u64 offset;
 	enum ll_pin_state why;
 	struct ll_pin *free_pin;
+	struct ll_export *export;
 };
 
 /*
@@ -79,6 +80,7 @@ static bool ll_revoke_locked(struct ll_pin *pin, enum ll_pin_state why,
 	rv->offset = pin->offset;
 	rv->why = why;
 	rv->free_pin = NULL;
+	rv->export = ll_export_unlink_locked(pin);
 	pin->pages = NULL;
 	pin->state = why;
 	lease->lf->npins--;
@@ -89,12 +91,15 @@ static bool ll_revoke_locked(struct ll_pin *pin, enum ll_pin_state why,
 	return true;
 }
 
-static void ll_revoke_finish(struct ll_revoke *rv)
+/* @in_notifier: called from the pin's mmu interval notifier. */
+static void ll_revoke_finish(struct ll_revoke *rv, bool in_notifier)
 {
 	struct ll_lease *lease = rv->lease;
 
 	trace_ll_revoke(lease->id, rv->id, rv->offset, rv->npages,
 			rv->why == LL_PIN_UNMAPPED);
+	if (rv->export)
+		ll_export_revoke(rv->export, in_notifier);
 	unpin_user_pages(rv->pages, rv->npages);
 	ll_uncharge(rv->mm, rv->npages);
 	mmdrop(rv->mm);
@@ -109,6 +114,7 @@ static void ll_revoke_finish(struct ll_revoke *rv)
 	ll_lease_put(lease);
 }
 
+/* Called from the notifier only. */
 static void ll_pin_revoke(struct ll_pin *pin, enum ll_pin_state why)
 {
 	struct ll_file *lf = pin->lease->lf;
@@ -119,7 +125,7 @@ static void ll_pin_revoke(struct ll_pin *pin, enum ll_pin_state why)
 	revoked = ll_revoke_locked(pin, why, &rv);
 	spin_unlock(&lf->lock);
 	if (revoked)
-		ll_revoke_finish(&rv);
+		ll_revoke_finish(&rv, true);
 }
 
 /* Revoke the first active pin of @lf whose lease's deadline has passed. */
@@ -149,7 +155,7 @@ bool ll_revoke_one(struct ll_file *lf, ktime_t now, ktime_t *next)
 out:
 	spin_unlock(&lf->lock);
 	if (revoked)
-		ll_revoke_finish(&rv);
+		ll_revoke_finish(&rv, false);
 	return revoked;
 }
 
@@ -235,7 +241,7 @@ void ll_pins_release(struct ll_lease *lease)
 	}
 }
 
-static struct ll_pin *ll_pin_find(struct ll_lease *lease, u64 id)
+struct ll_pin *ll_pin_find(struct ll_lease *lease, u64 id)
 {
 	struct ll_pin *pin;
 
@@ -249,6 +255,7 @@ static struct ll_pin *ll_pin_find(struct ll_lease *lease, u64 id)
 static int ll_unpin(struct ll_lease *lease, u64 id)
 {
 	struct ll_file *lf = lease->lf;
+	struct ll_export *export = NULL;
 	struct page **pages = NULL;
 	struct ll_pin *pin;
 	int ret = 0;
@@ -262,6 +269,7 @@ static int ll_unpin(struct ll_lease *lease, u64 id)
 	pin->freeing = true;
 	list_del(&pin->node);
 	if (pin->state == LL_PIN_ACTIVE) {
+		export = ll_export_unlink_locked(pin);
 		pages = pin->pages;
 		pin->pages = NULL;
 		lf->npins--;
@@ -272,6 +280,8 @@ static int ll_unpin(struct ll_lease *lease, u64 id)
 
 	if (pages) {
 		trace_ll_unpin(lease->id, pin->id, pin->offset, pin->npages);
+		if (export)
+			ll_export_revoke(export, false);
 		unpin_user_pages(pages, pin->npages);
 		ll_uncharge(pin->mm, pin->npages);
 		kvfree(pages);

@@ -50,9 +50,9 @@ void ll_lease_show(struct seq_file *m, struct ll_lease *lease)
 		seq_printf(m, " deadline %lldms", left);
 	seq_putc(m, '\n');
 	list_for_each_entry(pin, &lease->pins, node)
-		seq_printf(m, "  pin %llu: %s offset %llu pages %lu\n", pin->id,
+		seq_printf(m, "  pin %llu: %s offset %llu pages %lu%s\n", pin->id,
 			   ll_pin_state_name[pin->state], pin->offset,
-			   pin->npages);
+			   pin->npages, pin->export ? " exported" : "");
 	spin_unlock(&lf->lock);
 
 	spin_lock(&lease->owner_lock);

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -181,5 +182,53 @@ static inline int _test_cmd_owner(int lease_fd, int fd, __u32 sig)
 
 #define test_err_owner(_errno, lease_fd, fd, sig)                              \
 	EXPECT_ERRNO(_errno, _test_cmd_owner(lease_fd, fd, sig))
+
+static inline int _test_cmd_export(int lease_fd, __u64 pin_id, __u32 flags,
+				   int *dmabuf_fd)
+{
+	struct layoutlease_export cmd = {
+		.size = sizeof(cmd), .flags = flags, .pin_id = pin_id,
+		.out_dmabuf_fd = -1,
+	};
+	int ret = ioctl(lease_fd, LAYOUTLEASE_IOC_EXPORT, &cmd);
+
+	if (!ret && dmabuf_fd)
+		*dmabuf_fd = cmd.out_dmabuf_fd;
+	return ret;
+}
+
+#define test_cmd_export(lease_fd, pin_id, dmabuf_fd)                           \
+	ASSERT_EQ(0, _test_cmd_export(lease_fd, pin_id, 0, dmabuf_fd))
+#define test_err_export(_errno, lease_fd, pin_id, flags)                       \
+	EXPECT_ERRNO(_errno, _test_cmd_export(lease_fd, pin_id, flags, NULL))
+
+/* Leases in /proc/layoutleases. */
+static inline int ll_proc_leases(void)
+{
+	char line[512];
+	FILE *f = fopen("/proc/layoutleases", "r");
+	int n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		n += !strncmp(line, "lease ", 6);
+	fclose(f);
+	return n;
+}
+
+/* The layoutlease module's reference count. */
+static inline int ll_module_refs(void)
+{
+	FILE *f = fopen("/sys/module/layoutlease/refcnt", "r");
+	int n = -1;
+
+	if (f) {
+		if (fscanf(f, "%d", &n) != 1)
+			n = -1;
+		fclose(f);
+	}
+	return n;
+}
 
 #endif /* _LAYOUTLEASE_UTILS_H */

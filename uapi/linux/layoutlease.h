@@ -48,6 +48,7 @@ enum {
 	LAYOUTLEASE_CMD_PIN,
 	LAYOUTLEASE_CMD_UNPIN,
 	LAYOUTLEASE_CMD_OWNER,
+	LAYOUTLEASE_CMD_EXPORT,
 };
 
 /**
@@ -57,7 +58,7 @@ enum {
  * features with the masks of &struct layoutlease_get_info rather than by
  * comparing versions.
  */
-#define LAYOUTLEASE_API_VERSION 2
+#define LAYOUTLEASE_API_VERSION 3
 
 /**
  * struct layoutlease_get_info - ioctl(LAYOUTLEASE_IOC_GET_INFO)
@@ -74,6 +75,7 @@ enum {
  * @out_owner_flags: flags accepted by LAYOUTLEASE_IOC_OWNER
  * @out_default_break_timeout_ms: break timeout of a lease that asks for 0
  * @out_max_break_timeout_ms: the cap of break timeouts (module parameter)
+ * @out_export_flags: flags accepted by LAYOUTLEASE_IOC_EXPORT (API 3)
  *
  * Reports what the running module supports, in the manner of UFFDIO_API:
  * every later command adds an ``out_<command>_flags`` mask at the end of
@@ -92,6 +94,7 @@ struct layoutlease_get_info {
 	__aligned_u64 out_owner_flags;
 	__u32 out_default_break_timeout_ms;
 	__u32 out_max_break_timeout_ms;
+	__aligned_u64 out_export_flags;
 };
 
 #define LAYOUTLEASE_IOC_GET_INFO _IO(LAYOUTLEASE_TYPE, LAYOUTLEASE_CMD_GET_INFO)
@@ -223,6 +226,40 @@ struct layoutlease_owner {
 };
 
 #define LAYOUTLEASE_IOC_OWNER _IO(LAYOUTLEASE_TYPE, LAYOUTLEASE_CMD_OWNER)
+
+/**
+ * struct layoutlease_export - ioctl(LAYOUTLEASE_IOC_EXPORT)
+ * @size: sizeof(struct layoutlease_export)
+ * @flags: Must be 0
+ * @pin_id: a pin of this lease
+ * @out_dmabuf_fd: the new dma-buf fd (O_RDWR, close-on-exec)
+ * @__reserved: Must be 0
+ *
+ * On a lease fd (API 3).  Exports a pin as a dma-buf of the pin's length,
+ * for a device driver to import (``ibv_reg_dmabuf_mr()``).  The dma-buf
+ * holds the lease; the pin keeps the pages.  Importers must attach
+ * dynamically, with a ``move_notify`` (``invalidate_mappings`` since
+ * 7.x) callback: when the pin ends (unpin, revocation at a break deadline,
+ * unmapping) every importer is told to stop, the module waits for the
+ * importers' fences and for their mappings to be unmapped, and only then
+ * unpins the pages.  Afterwards the dma-buf stays valid as an object but
+ * cannot be attached or mapped again (ENOLINK).  Importers that pin the
+ * buffer (``dma_buf_pin()``) or attach without that callback are refused
+ * with EOPNOTSUPP unless the module parameter ``allow_pinned_importers``
+ * is set.  The dma-buf cannot be mmap()ed.  A pin is exported at most once
+ * at a time.  Errors besides the general ones: ENOENT no such pin on this
+ * lease; ENOLINK the pin was revoked; EBUSY the pin's dma-buf still
+ * exists; EMFILE, ENOMEM.
+ */
+struct layoutlease_export {
+	__u32 size;
+	__u32 flags;
+	__aligned_u64 pin_id;
+	__s32 out_dmabuf_fd;
+	__u32 __reserved;
+};
+
+#define LAYOUTLEASE_IOC_EXPORT _IO(LAYOUTLEASE_TYPE, LAYOUTLEASE_CMD_EXPORT)
 
 /**
  * enum layoutlease_event_type - what a &struct layoutlease_event reports

@@ -1,0 +1,432 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Export of pins as dma-bufs (LAYOUTLEASE_IOC_EXPORT).
+ *
+ * An RDMA memory region registered with ibv_reg_dmabuf_mr() holds the
+ * dma-buf, the dma-buf holds the lease, and the pin keeps the pages.  We
+ * are a dynamic exporter (we have pin/unpin ops), so that importers must
+ * take the reservation lock to map and are told to drop their mappings
+ * with move_notify (invalidate_mappings since 7.x).
+ *
+ * When the pin ends (unpin, revocation at the break deadline, unmapping)
+ * whoever ended it calls ll_export_revoke() before it unpins the pages:
+ *
+ *   revoker                      importer
+ *   resv lock; revoked = true
+ *   move_notify  -------------> stop issuing DMA, unmap (now or soon)
+ *   resv unlock
+ *   wait for the resv fences <-- in-flight DMA completes, fences signal
+ *   wait for maps == pins == 0 <- unmap / unpin / detach
+ *   unpin_user_pages()
+ *
+ * A map after the revocation fails with ENOLINK: the check and the map are
+ * under the same reservation lock as the flip of @revoked.
+ *
+ * The reservation lock ranks below mmap_lock and above the mmu notifier
+ * (dma_resv_lockdep()), so the revocation cannot run inside our mmu
+ * interval notifier, which revokes a pin whose mapping goes away.  There it
+ * runs on ll_wq and the notifier waits for it with a completion.  That wait
+ * cannot deadlock: holders of a reservation lock may not take mmap_lock,
+ * and nothing that holds our dma-buf's reservation lock invalidates the
+ * user mapping of the leased file.
+ *
+ * Importers that pin (dma_buf_pin(), or a static attachment, which the core
+ * pins for its whole life) cannot be revoked and are refused with
+ * EOPNOTSUPP unless allow_pinned_importers is set; then a revocation waits
+ * until they let go, however long that is.  On 6.1 and 6.12 without
+ * CONFIG_DMABUF_MOVE_NOTIFY (Debian's configuration) the core also pins a
+ * dynamic importer's buffer for each mapping, so a pin cannot be told from
+ * a mapping when it comes: a dynamic attachment with more pins than
+ * mappings plus the one being made is refused at map time instead.  On
+ * 7.x an importer that pins but is revocable (dma_buf_attach_revocable())
+ * is accepted: it unmaps and unpins in invalidate_mappings.
+ *
+ * Copyright (C) 2026 The layoutlease authors
+ */
+#include <linux/dma-buf.h>
+#include <linux/dma-mapping.h>
+#include <linux/dma-resv.h>
+#include <linux/file.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+
+#include "layoutlease.h"
+
+LL_MODULE_IMPORT_NS(DMA_BUF);
+
+static bool ll_allow_pinned_importers;
+module_param_named(allow_pinned_importers, ll_allow_pinned_importers, bool,
+		   0644);
+MODULE_PARM_DESC(allow_pinned_importers,
+		 "Accept dma-buf importers that pin: a break then waits for them (default N)");
+
+/**
+ * struct ll_export - the exporter's side of a dma-buf made from a pin
+ * @ref: one for the dma-buf (dropped at its release), one per revoker
+ * @lock: serialises ll_export_revoke() against the dma-buf's release
+ * @dmabuf: the dma-buf; under @lock; NULL once it is released
+ * @lease: a reference, which keeps the lease and its ll_file
+ * @pin: the pin; under ll_file.lock; NULL once the pin ended (its revoker
+ *       took @ref) or the dma-buf was released
+ * @pages: the pin's pages; used only under the reservation lock while
+ *         @revoked is false, which the revoker sets before it unpins them
+ * @npages: number of pages
+ * @revoked: under the reservation lock (or before the fd exists): no
+ *           attachment or mapping is made any more
+ * @maps: live mappings of all attachments, under the reservation lock
+ * @pins: pins of all attachments, under the reservation lock
+ * @waitq: the revoker waits here for @maps and @pins to reach 0
+ */
+struct ll_export {
+	struct kref ref;
+	struct mutex lock;	/* see above */
+	struct dma_buf *dmabuf;
+	struct ll_lease *lease;
+	struct ll_pin *pin;
+	struct page **pages;
+	unsigned long npages;
+	bool revoked;
+	unsigned int maps;
+	unsigned int pins;
+	wait_queue_head_t waitq;
+};
+
+/* attach->priv: the same counts per attachment. */
+struct ll_attach {
+	unsigned int maps;
+	unsigned int pins;
+};
+
+static void ll_export_free(struct kref *ref)
+{
+	struct ll_export *ex = container_of(ref, struct ll_export, ref);
+
+	ll_lease_put(ex->lease);
+	mutex_destroy(&ex->lock);
+	kfree(ex);
+}
+
+static void ll_export_put(struct ll_export *ex)
+{
+	kref_put(&ex->ref, ll_export_free);
+}
+
+static int ll_dmabuf_attach(struct dma_buf *dmabuf,
+			    struct dma_buf_attachment *attach)
+{
+	struct ll_export *ex = dmabuf->priv;
+	struct ll_attach *la;
+
+	if (!ll_attach_revocable(attach) && !READ_ONCE(ll_allow_pinned_importers))
+		return -EOPNOTSUPP;
+	/* Unlocked: an early answer only, the map checks under the lock. */
+	if (READ_ONCE(ex->revoked))
+		return -ENOLINK;
+	la = kzalloc(sizeof(*la), GFP_KERNEL);
+	if (!la)
+		return -ENOMEM;
+	attach->priv = la;
+	return 0;
+}
+
+static void ll_dmabuf_detach(struct dma_buf *dmabuf,
+			     struct dma_buf_attachment *attach)
+{
+	struct ll_attach *la = attach->priv;
+
+	WARN_ON_ONCE(la->maps || la->pins);
+	kfree(la);
+}
+
+/* May @attach pin?  Only revocable pins, unless the administrator opted in. */
+static bool ll_pin_allowed(struct dma_buf_attachment *attach)
+{
+	if (READ_ONCE(ll_allow_pinned_importers))
+		return true;
+	/* A static attachment exists only if pinning was allowed. */
+	if (!attach->importer_ops)
+		return true;
+	/* The core's pin for a mapping: checked in ll_dmabuf_map(). */
+	if (LL_DMABUF_PIN_ON_MAP)
+		return true;
+	return ll_pin_revocable(attach);
+}
+
+static int ll_dmabuf_pin(struct dma_buf_attachment *attach)
+{
+	struct ll_export *ex = attach->dmabuf->priv;
+	struct ll_attach *la = attach->priv;
+
+	dma_resv_assert_held(attach->dmabuf->resv);
+	if (ex->revoked)
+		return -ENOLINK;
+	if (!ll_pin_allowed(attach))
+		return -EOPNOTSUPP;
+	la->pins++;
+	ex->pins++;
+	return 0;
+}
+
+static void ll_dmabuf_unpin(struct dma_buf_attachment *attach)
+{
+	struct ll_export *ex = attach->dmabuf->priv;
+	struct ll_attach *la = attach->priv;
+
+	dma_resv_assert_held(attach->dmabuf->resv);
+	if (WARN_ON_ONCE(!la->pins || !ex->pins))
+		return;
+	la->pins--;
+	if (!--ex->pins)
+		wake_up_all(&ex->waitq);
+}
+
+static struct sg_table *ll_dmabuf_map(struct dma_buf_attachment *attach,
+				      enum dma_data_direction dir)
+{
+	struct ll_export *ex = attach->dmabuf->priv;
+	struct ll_attach *la = attach->priv;
+	struct sg_table *sgt;
+	int ret;
+
+	dma_resv_assert_held(attach->dmabuf->resv);
+	if (ex->revoked)
+		return ERR_PTR(-ENOLINK);
+	/* See the top of this file: an explicit pin beside the core's. */
+	if (LL_DMABUF_PIN_ON_MAP && attach->importer_ops &&
+	    la->pins > la->maps + 1 && !READ_ONCE(ll_allow_pinned_importers))
+		return ERR_PTR(-EOPNOTSUPP);
+
+	sgt = kzalloc(sizeof(*sgt), GFP_KERNEL);
+	if (!sgt)
+		return ERR_PTR(-ENOMEM);
+	ret = sg_alloc_table_from_pages(sgt, ex->pages, ex->npages, 0,
+					ex->npages << PAGE_SHIFT, GFP_KERNEL);
+	if (ret)
+		goto out_free;
+	ret = dma_map_sgtable(attach->dev, sgt, dir, DMA_ATTR_SKIP_CPU_SYNC);
+	if (ret)
+		goto out_free_table;
+	la->maps++;
+	ex->maps++;
+	return sgt;
+
+out_free_table:
+	sg_free_table(sgt);
+out_free:
+	kfree(sgt);
+	return ERR_PTR(ret);
+}
+
+static void ll_dmabuf_unmap(struct dma_buf_attachment *attach,
+			    struct sg_table *sgt, enum dma_data_direction dir)
+{
+	struct ll_export *ex = attach->dmabuf->priv;
+	struct ll_attach *la = attach->priv;
+
+	dma_resv_assert_held(attach->dmabuf->resv);
+	dma_unmap_sgtable(attach->dev, sgt, dir, DMA_ATTR_SKIP_CPU_SYNC);
+	sg_free_table(sgt);
+	kfree(sgt);
+	if (WARN_ON_ONCE(!la->maps || !ex->maps))
+		return;
+	la->maps--;
+	if (!--ex->maps)
+		wake_up_all(&ex->waitq);
+}
+
+/* The last reference to the dma-buf went (no importer holds it). */
+static void ll_dmabuf_release(struct dma_buf *dmabuf)
+{
+	struct ll_export *ex = dmabuf->priv;
+	struct ll_file *lf = ex->lease->lf;
+
+	mutex_lock(&ex->lock);
+	ex->dmabuf = NULL;
+	mutex_unlock(&ex->lock);
+	spin_lock(&lf->lock);
+	if (ex->pin) {
+		ex->pin->export = NULL;
+		ex->pin = NULL;
+	}
+	spin_unlock(&lf->lock);
+	ll_export_put(ex);
+}
+
+static const struct dma_buf_ops ll_dmabuf_ops = {
+	.attach = ll_dmabuf_attach,
+	.detach = ll_dmabuf_detach,
+	.pin = ll_dmabuf_pin,
+	.unpin = ll_dmabuf_unpin,
+	.map_dma_buf = ll_dmabuf_map,
+	.unmap_dma_buf = ll_dmabuf_unmap,
+	.release = ll_dmabuf_release,
+};
+
+/*
+ * The pin is ending: take its export, if any, off it, with a reference for
+ * ll_export_revoke().  Called under ll_file.lock.
+ */
+struct ll_export *ll_export_unlink_locked(struct ll_pin *pin)
+{
+	struct ll_export *ex = pin->export;
+
+	lockdep_assert_held(&pin->lease->lf->lock);
+	if (!ex)
+		return NULL;
+	kref_get(&ex->ref);
+	ex->pin = NULL;
+	pin->export = NULL;
+	return ex;
+}
+
+static void ll_export_do_revoke(struct ll_export *ex)
+{
+	struct dma_buf *dmabuf;
+
+	mutex_lock(&ex->lock);
+	dmabuf = ex->dmabuf;
+	if (dmabuf) {
+		dma_resv_lock(dmabuf->resv, NULL);
+		ex->revoked = true;
+		ll_dma_buf_invalidate(dmabuf);
+		dma_resv_unlock(dmabuf->resv);
+		/*
+		 * dma-fences signal in bounded time (a device that hangs is
+		 * reset by its driver); the importers promised to unmap
+		 * after move_notify; pinned importers exist only by opt-in.
+		 */
+		dma_resv_wait_timeout(dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP,
+				      false, MAX_SCHEDULE_TIMEOUT);
+		wait_event(ex->waitq, !READ_ONCE(ex->maps) &&
+				      !READ_ONCE(ex->pins));
+	}
+	mutex_unlock(&ex->lock);
+}
+
+struct ll_revoke_async {
+	struct work_struct work;
+	struct ll_export *ex;
+	struct completion done;
+};
+
+static void ll_export_revoke_fn(struct work_struct *work)
+{
+	struct ll_revoke_async *ra = container_of(work, struct ll_revoke_async,
+						  work);
+
+	ll_export_do_revoke(ra->ex);
+	complete(&ra->done);
+}
+
+/*
+ * Tell the importers of @ex to stop and wait until they did; then the
+ * caller may unpin the pages.  @in_notifier: called from our mmu interval
+ * notifier (see the top of this file).  Drops the reference of
+ * ll_export_unlink_locked().
+ */
+void ll_export_revoke(struct ll_export *ex, bool in_notifier)
+{
+	struct ll_revoke_async ra;
+
+	if (in_notifier) {
+		INIT_WORK_ONSTACK(&ra.work, ll_export_revoke_fn);
+		ra.ex = ex;
+		init_completion(&ra.done);
+		queue_work(ll_wq, &ra.work);
+		wait_for_completion(&ra.done);
+		destroy_work_on_stack(&ra.work);
+	} else {
+		ll_export_do_revoke(ex);
+	}
+	ll_export_put(ex);
+}
+
+/* Link @ex to pin @id of @lease if that pin can be exported. */
+static int ll_export_link(struct ll_lease *lease, u64 id, struct ll_export *ex,
+			  bool link)
+{
+	struct ll_file *lf = lease->lf;
+	struct ll_pin *pin;
+	int ret = 0;
+
+	spin_lock(&lf->lock);
+	pin = ll_pin_find(lease, id);
+	if (!pin)
+		ret = -ENOENT;
+	else if (pin->state != LL_PIN_ACTIVE)
+		ret = -ENOLINK;
+	else if (pin->export)
+		ret = -EBUSY;
+	else if (!link)
+		ex->npages = pin->npages;
+	else {
+		pin->export = ex;
+		ex->pin = pin;
+		ex->pages = pin->pages;
+		ex->revoked = false;
+	}
+	spin_unlock(&lf->lock);
+	return ret;
+}
+
+int ll_export_ioctl(struct ll_ucmd *ucmd)
+{
+	struct layoutlease_export *cmd = ucmd->cmd;
+	struct ll_lease *lease = ucmd->filp->private_data;
+	DEFINE_DMA_BUF_EXPORT_INFO(exp);
+	struct dma_buf *dmabuf;
+	struct ll_export *ex;
+	int fd, ret;
+
+	if (cmd->__reserved)
+		return -EINVAL;
+	ex = kzalloc(sizeof(*ex), GFP_KERNEL);
+	if (!ex)
+		return -ENOMEM;
+	kref_init(&ex->ref);
+	mutex_init(&ex->lock);
+	init_waitqueue_head(&ex->waitq);
+	kref_get(&lease->ref);
+	ex->lease = lease;
+	ex->revoked = true;	/* until linked */
+
+	ret = ll_export_link(lease, cmd->pin_id, ex, false);
+	if (ret)
+		goto out_put_export;
+	exp.ops = &ll_dmabuf_ops;
+	exp.size = ex->npages << PAGE_SHIFT;
+	exp.flags = O_RDWR;
+	exp.priv = ex;
+	dmabuf = dma_buf_export(&exp);
+	if (IS_ERR(dmabuf)) {
+		ret = PTR_ERR(dmabuf);
+		goto out_put_export;
+	}
+	ex->dmabuf = dmabuf;
+	/* From here on the dma-buf's release frees @ex. */
+
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (fd < 0) {
+		ret = fd;
+		goto out_put_dmabuf;
+	}
+	/* The pin may have gone meanwhile: check again, and link. */
+	ret = ll_export_link(lease, cmd->pin_id, ex, true);
+	if (ret)
+		goto out_put_fd;
+	cmd->out_dmabuf_fd = fd;
+	ret = ll_ucmd_respond(ucmd, sizeof(*cmd));
+	if (ret)
+		goto out_put_fd;	/* no importer yet: the release unlinks */
+	fd_install(fd, dmabuf->file);
+	return 0;
+
+out_put_fd:
+	put_unused_fd(fd);
+out_put_dmabuf:
+	dma_buf_put(dmabuf);
+	return ret;
+out_put_export:
+	ll_export_put(ex);
+	return ret;
+}
