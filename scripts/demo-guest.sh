@@ -42,3 +42,36 @@ step "A holder that unpins when told: the truncate goes on at once"
 truncate_with_holder -t 2000
 step "A holder that ignores the break: its pin is revoked at the 2000 ms deadline"
 truncate_with_holder -t 2000 -i
+
+step "A holder whose pin is exported as a dma-buf and who ignores the break"
+echo "(the dma-buf's importers get move_notify at the deadline; the pages are"
+echo " unpinned only once they stopped, then the truncate goes on)"
+truncate_with_holder -t 1000 -e -i
+
+step "The rdma-core example on soft-RoCE (rdma_rxe on a dummy netdev)"
+modprobe -q crc32_generic 2>/dev/null || true
+modprobe rdma_rxe && modprobe dummy &&
+	ip link add lldemo0 type dummy && ip link set lldemo0 up &&
+	rdma link add lldemorxe0 type rxe netdev lldemo0
+run rdma link show
+g=$LL_XFS/rdma-demo
+build/tools/rdma-dmabuf -d lldemorxe0 -t 2000 -w "$g" > /tmp/rdma.log &
+ex=$!
+while ! grep -q "waiting for a break" /tmp/rdma.log; do sleep 0.1; done
+cat /tmp/rdma.log
+echo "\$ layoutlease list"
+"$ll" list
+t0=$(ms)
+echo "\$ truncate -s 0 $g      (another process)"
+truncate -s 0 "$g"
+t1=$(ms)
+wait $ex
+sed -n '/waiting for a break/,$p' /tmp/rdma.log | tail -n +2
+echo "truncate returned after $((t1 - t0)) ms"
+echo "\$ layoutlease list      (after)"
+"$ll" list
+echo
+echo "ibv_reg_mr() on the fsdax mapping fails: the kernel refuses long-term pins of"
+echo "DAX memory.  The lease, pin and dma-buf export work; rxe itself has no dma-buf"
+echo "memory regions, so ibv_reg_dmabuf_mr() needs a NIC whose driver has them"
+echo "(mlx5, efa, bnxt_re, irdma, ...: see Documentation/rdma.rst)."

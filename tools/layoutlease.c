@@ -4,9 +4,10 @@
  *
  *   layoutlease info     what the running module supports
  *   layoutlease list     the leases of the system (/proc/layoutleases)
- *   layoutlease hold [-t MS] [-i] FILE
+ *   layoutlease hold [-t MS] [-i] [-e] FILE
  *                        lease FILE, map and pin all of it, and print what
- *                        happens; unpin at a break unless -i (ignore it)
+ *                        happens; unpin at a break unless -i (ignore it);
+ *                        -e: also export the pin as a dma-buf
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,11 +25,12 @@
 
 static int usage(FILE *f)
 {
-	fprintf(f, "usage: layoutlease info | list | hold [-t MS] [-i] FILE\n"
+	fprintf(f, "usage: layoutlease info | list | hold [-t MS] [-i] [-e] FILE\n"
 		   "  info   show the interface the loaded module offers\n"
 		   "  list   show every lease (/proc/layoutleases)\n"
 		   "  hold   lease FILE, pin all of it, report events until the\n"
-		   "         pin is gone; -t break timeout in ms, -i ignore breaks\n");
+		   "         pin is gone; -t break timeout in ms, -i ignore breaks,\n"
+		   "         -e export the pin as a dma-buf\n");
 	return f == stderr ? 2 : 0;
 }
 
@@ -62,16 +64,18 @@ static int cmd_list(void)
 static int cmd_hold(int argc, char **argv)
 {
 	unsigned int timeout = 0;
-	int ignore = 0, opt, fd, devfd, lease_fd, ret;
+	int ignore = 0, export = 0, dmabuf_fd = -1, opt, fd, devfd, lease_fd, ret;
 	unsigned long long id;
 	struct stat st;
 	char *map;
 
-	while ((opt = getopt(argc, argv, "t:i")) != -1) {
+	while ((opt = getopt(argc, argv, "t:ie")) != -1) {
 		if (opt == 't')
 			timeout = atoi(optarg);
 		else if (opt == 'i')
 			ignore = 1;
+		else if (opt == 'e')
+			export = 1;
 		else
 			return usage(stderr);
 	}
@@ -100,9 +104,19 @@ static int cmd_hold(int argc, char **argv)
 		fprintf(stderr, "layoutlease: pin: %s\n", strerror(-ret));
 		return 1;
 	}
-	printf("%9.1f ms  holder %d: lease fd %d on %s, pinned %lld KiB (pin %llu)%s\n",
+	if (export) {
+		dmabuf_fd = ll_export(lease_fd, id);
+		if (dmabuf_fd < 0) {
+			fprintf(stderr, "layoutlease: export: %s\n",
+				strerror(-dmabuf_fd));
+			return 1;
+		}
+	}
+	printf("%9.1f ms  holder %d: lease fd %d on %s, pinned %lld KiB (pin %llu)%s%s\n",
 	       stamp(), getpid(), lease_fd, argv[optind],
-	       (long long)st.st_size >> 10, id, ignore ? ", will ignore breaks" : "");
+	       (long long)st.st_size >> 10, id,
+	       export ? ", exported as a dma-buf" : "",
+	       ignore ? ", will ignore breaks" : "");
 	fflush(stdout);
 	for (;;) {
 		struct pollfd p = { .fd = lease_fd, .events = POLLIN };
@@ -122,6 +136,12 @@ static int cmd_hold(int argc, char **argv)
 			printf(" (pin %llu)", (unsigned long long)ev.pin_id);
 		printf("\n");
 		if (ev.type == LAYOUTLEASE_EVENT_BREAK && !ignore) {
+			if (dmabuf_fd >= 0) {
+				close(dmabuf_fd);
+				dmabuf_fd = -1;
+				printf("%9.1f ms  holder: closed the dma-buf\n",
+				       stamp());
+			}
 			ret = ll_unpin(lease_fd, id);
 			printf("%9.1f ms  holder: unpinned: %s\n", stamp(),
 			       ret ? strerror(-ret) : "ok");
@@ -169,12 +189,13 @@ static int cmd_info(void)
 		else
 			printf(" 0x%x", LAYOUTLEASE_CMD_BASE + bit);
 	}
-	printf("\nflags: GET_INFO 0x%llx LEASE_CREATE 0x%llx PIN 0x%llx UNPIN 0x%llx OWNER 0x%llx\n",
+	printf("\nflags: GET_INFO 0x%llx LEASE_CREATE 0x%llx PIN 0x%llx UNPIN 0x%llx OWNER 0x%llx EXPORT 0x%llx\n",
 	       (unsigned long long)info.out_get_info_flags,
 	       (unsigned long long)info.out_lease_create_flags,
 	       (unsigned long long)info.out_pin_flags,
 	       (unsigned long long)info.out_unpin_flags,
-	       (unsigned long long)info.out_owner_flags);
+	       (unsigned long long)info.out_owner_flags,
+	       (unsigned long long)info.out_export_flags);
 	printf("break timeout: default %u ms, max %u ms\n",
 	       info.out_default_break_timeout_ms, info.out_max_break_timeout_ms);
 	return 0;

@@ -63,6 +63,14 @@ int ll_unpin(int lease_fd, unsigned long long pin_id)
 	return ioctl(lease_fd, LAYOUTLEASE_IOC_UNPIN, &cmd) ? -errno : 0;
 }
 
+int ll_export(int lease_fd, unsigned long long pin_id)
+{
+	struct layoutlease_export cmd = { .size = sizeof(cmd), .pin_id = pin_id };
+
+	return ioctl(lease_fd, LAYOUTLEASE_IOC_EXPORT, &cmd) ? -errno :
+							      cmd.out_dmabuf_fd;
+}
+
 int ll_owner(int lease_fd, int sig)
 {
 	struct layoutlease_owner cmd = {
@@ -111,6 +119,8 @@ const char *ll_command_name(unsigned int nr)
 		return "UNPIN";
 	case LAYOUTLEASE_CMD_OWNER:
 		return "OWNER";
+	case LAYOUTLEASE_CMD_EXPORT:
+		return "EXPORT";
 	}
 	return NULL;
 }

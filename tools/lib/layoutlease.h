@@ -29,6 +29,12 @@ int ll_pin(int lease_fd, void *addr, unsigned long long length,
 /* LAYOUTLEASE_IOC_UNPIN. */
 int ll_unpin(int lease_fd, unsigned long long pin_id);
 
+/*
+ * LAYOUTLEASE_IOC_EXPORT: export pin @pin_id as a dma-buf; returns its fd
+ * (close-on-exec) or -errno.
+ */
+int ll_export(int lease_fd, unsigned long long pin_id);
+
 /* LAYOUTLEASE_IOC_OWNER: signal @sig (0: SIGIO) with si_fd @lease_fd. */
 int ll_owner(int lease_fd, int sig);
 
