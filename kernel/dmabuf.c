@@ -297,8 +297,8 @@ static void ll_export_do_revoke(struct ll_export *ex)
 		 */
 		dma_resv_wait_timeout(dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP,
 				      false, MAX_SCHEDULE_TIMEOUT);
-		wait_event(ex->waitq, !READ_ONCE(ex->maps) &&
-				      !READ_ONCE(ex->pins));
+		wait_event(ex->waitq,
+			   !READ_ONCE(ex->maps) && !READ_ONCE(ex->pins));
 	}
 	mutex_unlock(&ex->lock);
 }
@@ -351,15 +351,15 @@ static int ll_export_link(struct ll_lease *lease, u64 id, struct ll_export *ex,
 
 	spin_lock(&lf->lock);
 	pin = ll_pin_find(lease, id);
-	if (!pin)
+	if (!pin) {
 		ret = -ENOENT;
-	else if (pin->state != LL_PIN_ACTIVE)
+	} else if (pin->state != LL_PIN_ACTIVE) {
 		ret = -ENOLINK;
-	else if (pin->export)
+	} else if (pin->export) {
 		ret = -EBUSY;
-	else if (!link)
+	} else if (!link) {
 		ex->npages = pin->npages;
-	else {
+	} else {
 		pin->export = ex;
 		ex->pin = pin;
 		ex->pages = pin->pages;
