@@ -132,9 +132,23 @@ static int ll_dmabuf_attach(struct dma_buf *dmabuf,
 static void ll_dmabuf_detach(struct dma_buf *dmabuf,
 			     struct dma_buf_attachment *attach)
 {
+	struct ll_export *ex = dmabuf->priv;
 	struct ll_attach *la = attach->priv;
 
-	WARN_ON_ONCE(la->maps || la->pins);
+	/*
+	 * The core unmapped and unpinned a static attachment already; an
+	 * importer that detaches with a mapping left is buggy, but must not
+	 * hold a revocation up for ever.
+	 */
+	if (la->maps || la->pins) {
+		pr_warn_once("%s: importer detached with %u mappings and %u pins\n",
+			     dev_name(attach->dev), la->maps, la->pins);
+		dma_resv_lock(dmabuf->resv, NULL);
+		ex->maps -= la->maps;
+		ex->pins -= la->pins;
+		dma_resv_unlock(dmabuf->resv);
+		wake_up_all(&ex->waitq);
+	}
 	kfree(la);
 }
 
