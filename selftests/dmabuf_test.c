@@ -319,7 +319,7 @@ TEST_F(exp, pinned_importers_refused)
 }
 
 /* With the opt-in, a pinned importer holds the truncate up until it goes. */
-TEST_F(exp, pinned_importer_opt_in)
+TEST_F_TIMEOUT(exp, pinned_importer_opt_in, 120)
 {
 	int modes[] = { LLI_STATIC, LLI_PINNED };
 	unsigned int i;
@@ -380,7 +380,7 @@ TEST_F(exp, munmap_revokes_importer)
  * Importer detach, dma-buf close, lease close and unpin in every order:
  * nothing is left behind and the module's references come back.
  */
-TEST_F(exp, close_orders)
+TEST_F_TIMEOUT(exp, close_orders, 300)
 {
 	static const char *const name[] = { "detach", "close dma-buf",
 					    "close lease", "unpin" };
@@ -449,7 +449,7 @@ TEST_F(exp, close_orders)
 }
 
 /* A process that dies, even by SIGKILL, with the importer attached. */
-TEST_F(exp, exit_with_importer)
+TEST_F_TIMEOUT(exp, exit_with_importer, 120)
 {
 	int refs0, sig;
 

@@ -60,7 +60,7 @@ FIXTURE_TEARDOWN(rdma)
 }
 
 /* Run the example with -w, truncate once it waits, collect its lines. */
-TEST_F(rdma, example)
+TEST_F_TIMEOUT(rdma, example, 300)
 {
 	static const char *const want[] = {
 		"step device: ok llrxe0",
