@@ -8,7 +8,8 @@
  * 1. Export of a 256 MiB pin as a dma-buf, then attach and map by one
  *    importer (sg table and DMA mapping of 65536 pages).
  * 2. From the start of a break (the BREAK event's time) to move_notify
- *    delivered to 1 and to 64 importers, when the holder unpins at once.
+ *    delivered to 1 and to 64 importers, when the holder unpins at once;
+ *    and from the deadline to move_notify when the holder ignores it.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -52,7 +53,8 @@ struct held {
 	__u64 pin_id;
 };
 
-static void hold(struct held *h, int devfd, const char *path, size_t len)
+static void hold(struct held *h, int devfd, const char *path, size_t len,
+		 unsigned int timeout_ms)
 {
 	struct layoutlease_lease_create lc = { .size = sizeof(lc) };
 	struct layoutlease_export ex = { .size = sizeof(ex) };
@@ -68,7 +70,7 @@ static void hold(struct held *h, int devfd, const char *path, size_t len)
 	memset(h->map, 1, len);
 	lc.fd = h->fd;
 	lc.length = len;
-	lc.break_timeout_ms = 5000;
+	lc.break_timeout_ms = timeout_ms;
 	if (ioctl(devfd, LAYOUTLEASE_IOC_LEASE_CREATE, &lc))
 		die("LEASE_CREATE");
 	h->lease_fd = lc.out_lease_fd;
@@ -102,7 +104,7 @@ static void bench_export(int devfd, const char *dir)
 	int imp;
 
 	snprintf(path, sizeof(path), "%s/bench-export", dir);
-	hold(&h, devfd, path, 256 << 20);
+	hold(&h, devfd, path, 256 << 20, 5000);
 	close(h.dmabuf_fd);
 	imp = open(LL_IMPORTER_DEVICE, O_RDWR);
 	if (imp < 0)
@@ -123,17 +125,21 @@ static void bench_export(int devfd, const char *dir)
 	release(&h, path);
 }
 
-static void bench_notify(int devfd, const char *dir, int n)
+/*
+ * @forced: the holder ignores the break; measured from the deadline (100 ms)
+ * instead of from the break start.
+ */
+static void bench_notify(int devfd, const char *dir, int n, int forced)
 {
 	struct layoutlease_event ev;
-	long long first = 0, last = 0;
+	long long first = 0, last = 0, t;
 	char path[512];
 	struct held h;
 	int i, imp[64];
 	pid_t child;
 
 	snprintf(path, sizeof(path), "%s/bench-notify", dir);
-	hold(&h, devfd, path, 16 * sysconf(_SC_PAGESIZE));
+	hold(&h, devfd, path, 16 * sysconf(_SC_PAGESIZE), forced ? 100 : 5000);
 	for (i = 0; i < n; i++) {
 		struct lli_attach at = { .dmabuf_fd = h.dmabuf_fd };
 
@@ -145,7 +151,7 @@ static void bench_notify(int devfd, const char *dir, int n)
 	ev = ll_next_event(h.lease_fd, 5000);
 	if (ev.type != LAYOUTLEASE_EVENT_BREAK)
 		die("no BREAK event");
-	if (_test_cmd_unpin(h.lease_fd, h.pin_id))
+	if (!forced && _test_cmd_unpin(h.lease_fd, h.pin_id))
 		die("UNPIN");
 	if (ll_wait_child(child))
 		die("truncate");
@@ -160,9 +166,11 @@ static void bench_notify(int devfd, const char *dir, int n)
 			last = st.ack_ns;
 		close(imp[i]);
 	}
-	printf("%s: break start -> move_notify, %2d importer%s: first %.3f ms, last %.3f ms (holder unpins at once)\n",
-	       dir, n, n == 1 ? " " : "s", (first - (long long)ev.time_ns) / 1e6,
-	       (last - (long long)ev.time_ns) / 1e6);
+	t = forced ? (long long)ev.deadline_ns : (long long)ev.time_ns;
+	printf("%s: %s -> move_notify, %2d importer%s: first %.3f ms, last %.3f ms%s\n",
+	       dir, forced ? "deadline   " : "break start", n, n == 1 ? " " : "s",
+	       (first - t) / 1e6, (last - t) / 1e6,
+	       forced ? " (holder ignores the break)" : " (holder unpins at once)");
 	release(&h, path);
 }
 
@@ -181,8 +189,12 @@ int main(int argc, char **argv)
 	for (r = 0; r < 3; r++)
 		bench_export(devfd, argv[1]);
 	for (r = 0; r < 3; r++) {
-		bench_notify(devfd, argv[1], 1);
-		bench_notify(devfd, argv[1], 64);
+		bench_notify(devfd, argv[1], 1, 0);
+		bench_notify(devfd, argv[1], 64, 0);
+	}
+	for (r = 0; r < 3; r++) {
+		bench_notify(devfd, argv[1], 1, 1);
+		bench_notify(devfd, argv[1], 64, 1);
 	}
 	return 0;
 }
