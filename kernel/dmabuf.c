@@ -307,12 +307,14 @@ static void ll_export_do_revoke(struct ll_export *ex)
 		/*
 		 * dma-fences signal in bounded time (a device that hangs is
 		 * reset by its driver); the importers promised to unmap
-		 * after move_notify; pinned importers exist only by opt-in.
+		 * after move_notify; pinned importers exist only by opt-in,
+		 * and may take as long as they like: an idle wait, which the
+		 * hung-task detector leaves alone.
 		 */
 		dma_resv_wait_timeout(dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP,
 				      false, MAX_SCHEDULE_TIMEOUT);
-		wait_event(ex->waitq,
-			   !READ_ONCE(ex->maps) && !READ_ONCE(ex->pins));
+		wait_event_idle(ex->waitq,
+				!READ_ONCE(ex->maps) && !READ_ONCE(ex->pins));
 	}
 	mutex_unlock(&ex->lock);
 }
@@ -347,7 +349,7 @@ void ll_export_revoke(struct ll_export *ex, bool in_notifier)
 		ra.ex = ex;
 		init_completion(&ra.done);
 		queue_work(ll_wq, &ra.work);
-		wait_for_completion(&ra.done);
+		wait_for_completion_state(&ra.done, TASK_IDLE);
 		destroy_work_on_stack(&ra.work);
 	} else {
 		ll_export_do_revoke(ex);
