@@ -91,7 +91,10 @@ struct ll_export {
 	wait_queue_head_t waitq;
 };
 
-/* attach->priv: the same counts per attachment. */
+/*
+ * attach->priv: the counts of &struct ll_export for one attachment, under
+ * the reservation lock; what the mapping check on 6.1 and 6.12 needs.
+ */
 struct ll_attach {
 	unsigned int maps;
 	unsigned int pins;
@@ -357,41 +360,27 @@ void ll_export_revoke(struct ll_export *ex, bool in_notifier)
 	ll_export_put(ex);
 }
 
-/* Link @ex to pin @id of @lease if that pin can be exported. */
-static int ll_export_link(struct ll_lease *lease, u64 id, struct ll_export *ex,
-			  bool link)
+/* Can @pin (from ll_pin_find(), under ll_file.lock) be exported? */
+static int ll_pin_exportable(struct ll_pin *pin)
 {
-	struct ll_file *lf = lease->lf;
-	struct ll_pin *pin;
-	int ret = 0;
-
-	spin_lock(&lf->lock);
-	pin = ll_pin_find(lease, id);
-	if (!pin) {
-		ret = -ENOENT;
-	} else if (pin->state != LL_PIN_ACTIVE) {
-		ret = -ENOLINK;
-	} else if (pin->export) {
-		ret = -EBUSY;
-	} else if (!link) {
-		ex->npages = pin->npages;
-	} else {
-		pin->export = ex;
-		ex->pin = pin;
-		ex->pages = pin->pages;
-		ex->revoked = false;
-	}
-	spin_unlock(&lf->lock);
-	return ret;
+	if (!pin)
+		return -ENOENT;
+	if (pin->state != LL_PIN_ACTIVE)
+		return -ENOLINK;
+	if (pin->export)
+		return -EBUSY;
+	return 0;
 }
 
 int ll_export_ioctl(struct ll_ucmd *ucmd)
 {
 	struct layoutlease_export *cmd = ucmd->cmd;
 	struct ll_lease *lease = ucmd->filp->private_data;
+	struct ll_file *lf = lease->lf;
 	DEFINE_DMA_BUF_EXPORT_INFO(exp);
 	struct dma_buf *dmabuf;
 	struct ll_export *ex;
+	struct ll_pin *pin;
 	int fd, ret;
 
 	if (cmd->__reserved)
@@ -406,7 +395,12 @@ int ll_export_ioctl(struct ll_ucmd *ucmd)
 	ex->lease = lease;
 	ex->revoked = true;	/* until linked */
 
-	ret = ll_export_link(lease, cmd->pin_id, ex, false);
+	spin_lock(&lf->lock);
+	pin = ll_pin_find(lease, cmd->pin_id);
+	ret = ll_pin_exportable(pin);
+	if (!ret)
+		ex->npages = pin->npages;
+	spin_unlock(&lf->lock);
 	if (ret)
 		goto out_put_export;
 	exp.ops = &ll_dmabuf_ops;
@@ -427,7 +421,16 @@ int ll_export_ioctl(struct ll_ucmd *ucmd)
 		goto out_put_dmabuf;
 	}
 	/* The pin may have gone meanwhile: check again, and link. */
-	ret = ll_export_link(lease, cmd->pin_id, ex, true);
+	spin_lock(&lf->lock);
+	pin = ll_pin_find(lease, cmd->pin_id);
+	ret = ll_pin_exportable(pin);
+	if (!ret) {
+		pin->export = ex;
+		ex->pin = pin;
+		ex->pages = pin->pages;
+		ex->revoked = false;
+	}
+	spin_unlock(&lf->lock);
 	if (ret)
 		goto out_put_fd;
 	cmd->out_dmabuf_fd = fd;

@@ -19,23 +19,32 @@ step "The layoutlease module, loaded from this clone"
 echo "\$ lsmod | grep layoutlease"; lsmod | grep -E "^(Module|layoutlease)"
 run "$ll" info
 
-truncate_with_holder() {	# holder options
-	dd if=/dev/zero of="$f" bs=1M count=16 status=none
-	"$ll" hold "$@" "$f" > /tmp/holder.log &
+# Start a holder, wait until its log shows READY, list the leases, truncate
+# FILE from this process, let the holder finish, show the rest of its log.
+truncate_while_held() {	# file ready holder-command...
+	local file=$1 ready=$2 holder n
+	shift 2
+	"$@" > /tmp/holder.log &
 	holder=$!
-	while ! grep -q pinned /tmp/holder.log; do sleep 0.1; done
+	while ! grep -q "$ready" /tmp/holder.log; do sleep 0.1; done
 	cat /tmp/holder.log
+	n=$(wc -l < /tmp/holder.log)
 	echo "\$ layoutlease list"
 	"$ll" list
 	t0=$(ms)
-	echo "\$ truncate -s 0 $f      (another process)"
-	truncate -s 0 "$f"
+	echo "\$ truncate -s 0 $file      (another process)"
+	truncate -s 0 "$file"
 	t1=$(ms)
 	wait $holder
-	tail -n +2 /tmp/holder.log
+	tail -n +$((n + 1)) /tmp/holder.log
 	echo "truncate returned after $((t1 - t0)) ms"
 	echo "\$ layoutlease list      (after)"
 	"$ll" list
+}
+
+truncate_with_holder() {	# holder options
+	dd if=/dev/zero of="$f" bs=1M count=16 status=none
+	truncate_while_held "$f" pinned "$ll" hold "$@" "$f"
 }
 
 step "A holder that unpins when told: the truncate goes on at once"
@@ -55,23 +64,10 @@ modprobe rdma_rxe && modprobe dummy &&
 	rdma link add lldemorxe0 type rxe netdev lldemo0
 run rdma link show
 g=$LL_XFS/rdma-demo
-build/tools/rdma-dmabuf -d lldemorxe0 -t 2000 -w "$g" > /tmp/rdma.log &
-ex=$!
-while ! grep -q "waiting for a break" /tmp/rdma.log; do sleep 0.1; done
-cat /tmp/rdma.log
-echo "\$ layoutlease list"
-"$ll" list
-t0=$(ms)
-echo "\$ truncate -s 0 $g      (another process)"
-truncate -s 0 "$g"
-t1=$(ms)
-wait $ex
-sed -n '/waiting for a break/,$p' /tmp/rdma.log | tail -n +2
-echo "truncate returned after $((t1 - t0)) ms"
-echo "\$ layoutlease list      (after)"
-"$ll" list
+truncate_while_held "$g" "waiting for a break" \
+	build/tools/rdma-dmabuf -d lldemorxe0 -t 2000 -w "$g"
 echo
 echo "ibv_reg_mr() on the fsdax mapping fails: the kernel refuses long-term pins of"
 echo "DAX memory.  The lease, pin and dma-buf export work; rxe itself has no dma-buf"
-echo "memory regions, so ibv_reg_dmabuf_mr() needs a NIC whose driver has them"
-echo "(mlx5, efa, bnxt_re, irdma, ...: see Documentation/rdma.rst)."
+echo "memory regions, so ibv_reg_dmabuf_mr() needs a NIC whose driver imports"
+echo "dma-bufs revocably (mlx5; irdma on 7.x): see Documentation/rdma.rst."
