@@ -70,7 +70,6 @@ MODULE_PARM_DESC(allow_pinned_importers,
  *       took @ref) or the dma-buf was released
  * @pages: the pin's pages; used only under the reservation lock while
  *         @revoked is false, which the revoker sets before it unpins them
- * @npages: number of pages
  * @revoked: under the reservation lock (or before the fd exists): no
  *           attachment or mapping is made any more
  * @maps: live mappings of all attachments, under the reservation lock
@@ -84,7 +83,6 @@ struct ll_export {
 	struct ll_lease *lease;
 	struct ll_pin *pin;
 	struct page **pages;
-	unsigned long npages;
 	bool revoked;
 	unsigned int maps;
 	unsigned int pins;
@@ -216,8 +214,10 @@ static struct sg_table *ll_dmabuf_map(struct dma_buf_attachment *attach,
 	sgt = kzalloc(sizeof(*sgt), GFP_KERNEL);
 	if (!sgt)
 		return ERR_PTR(-ENOMEM);
-	ret = sg_alloc_table_from_pages(sgt, ex->pages, ex->npages, 0,
-					ex->npages << PAGE_SHIFT, GFP_KERNEL);
+	/* The dma-buf has the pin's size. */
+	ret = sg_alloc_table_from_pages(sgt, ex->pages,
+					attach->dmabuf->size >> PAGE_SHIFT, 0,
+					attach->dmabuf->size, GFP_KERNEL);
 	if (ret)
 		goto out_free;
 	ret = dma_map_sgtable(attach->dev, sgt, dir, DMA_ATTR_SKIP_CPU_SYNC);
@@ -399,12 +399,11 @@ int ll_export_ioctl(struct ll_ucmd *ucmd)
 	pin = ll_pin_find(lease, cmd->pin_id);
 	ret = ll_pin_exportable(pin);
 	if (!ret)
-		ex->npages = pin->npages;
+		exp.size = pin->npages << PAGE_SHIFT;
 	spin_unlock(&lf->lock);
 	if (ret)
 		goto out_put_export;
 	exp.ops = &ll_dmabuf_ops;
-	exp.size = ex->npages << PAGE_SHIFT;
 	exp.flags = O_RDWR;
 	exp.priv = ex;
 	dmabuf = dma_buf_export(&exp);

@@ -23,8 +23,8 @@
  *
  * Lifetime
  *   ll_lease.ref: one for the lease fd (dropped at ->release), one per pin
- *   that is not yet unpinned, one per exported dma-buf.  The last put frees the lease and drops the
- *   ll_file reference.  ll_file.ref: one per lease; the last put removes it
+ *   that is not yet unpinned, one per exported dma-buf.  The last put frees
+ *   the lease and drops the ll_file reference.  ll_file.ref: one per lease; the last put removes it
  *   from the hash (under ll_files_lock) and frees it after an RCU grace
  *   period, since the kprobe looks it up under RCU.
  */
