@@ -78,7 +78,7 @@ for k in $kernels; do
 	check "[$k] module and test modules build with W=1, no warning" scripts/build.sh "$k"
 	[ -n "$build_only" ] && continue
 	limit=600
-	[ "$k" = debug ] && limit=2400
+	[ "$k" = debug ] && limit=900
 	log=$logdir/vm-$k.log
 	t0=$(date +%s)
 	scripts/vm-run -k "$k" -t $limit -- selftests/run.sh >"$log" 2>&1

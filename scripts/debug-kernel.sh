@@ -1,6 +1,6 @@
 #!/bin/bash
 # Build (once, cached) a debug kernel for layoutlease tests from Debian's
-# linux-source-6.12: defconfig + kvm_guest.config + scripts/debug-kernel.config.
+# linux-source-6.12: allnoconfig + kvm_guest.config + scripts/debug-kernel.config.
 #
 # Output: $LL_CACHE/debug/<hash>/{build/,bzImage,kernelrelease,root/lib/modules/<rel>/,.done}
 #   build/  is the O= object tree, usable as KDIR: make -C <dir>/build M=<mod> modules
@@ -12,7 +12,7 @@ LL_CACHE=${LL_CACHE:-/var/cache/layoutlease}
 FRAG=$(realpath "$(dirname "$0")/debug-kernel.config")
 SRCPKG=linux-source-6.12
 # Anything here that changes the resulting kernel must be part of the hash.
-RECIPE="v1: make defconfig kvm_guest.config; merge_config.sh -m debug-kernel.config; olddefconfig; CC=ccache gcc"
+RECIPE="v2: make allnoconfig kvm_guest.config; merge_config.sh -m debug-kernel.config; olddefconfig; CC=ccache gcc"
 DEPS=($SRCPKG build-essential bc bison flex libelf-dev libssl-dev dwarves ccache cpio kmod xz-utils zstd)
 export PATH=$PATH:/usr/sbin:/sbin
 
@@ -65,7 +65,7 @@ kmake() { make -C "$src" O="$build" CC="ccache gcc" "$@" >>"$log" 2>&1; }
 
 # 4. Config, then verify every fragment line stuck.
 say "configuring (log: $log)"
-kmake defconfig kvm_guest.config
+kmake allnoconfig kvm_guest.config
 (cd "$build" && "$src/scripts/kconfig/merge_config.sh" -m .config "$FRAG") >>"$log" 2>&1
 kmake olddefconfig
 
