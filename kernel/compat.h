@@ -43,6 +43,23 @@ static inline long ll_pin_user_pages(unsigned long start,
 }
 
 /*
+ * 6.12 made a file's fown_struct (F_SETOWN's target) a pointer, allocated
+ * on demand by file_f_owner_allocate() (include/linux/fs.h); before, it was
+ * embedded in struct file.  NULL when it cannot be allocated.
+ */
+#include <linux/fs.h>
+static inline struct fown_struct *ll_file_fown(struct file *file)
+{
+#ifdef LL_HAVE_FILE_F_OWNER_ALLOCATE
+	if (file_f_owner_allocate(file))
+		return NULL;
+	return file_f_owner(file);
+#else
+	return &file->f_owner;
+#endif
+}
+
+/*
  * dma-buf importers (include/linux/dma-buf.h).  7.x renamed move_notify to
  * invalidate_mappings, made it optional, added dma_buf_attach_revocable()
  * (an importer that pins but unmaps and unpins when told) and dropped

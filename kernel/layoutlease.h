@@ -135,10 +135,15 @@ struct ll_pin {
 /**
  * struct ll_owner - a process that has the lease fd
  * @node: in ll_lease.owners
+ * @lease: the lease (the owner lives no longer than it)
  * @files: the process's file table: the key, compared only
- * @pid: its thread-group id, for signals
+ * @pid: its thread-group id, for /proc/layoutleases
  * @fd: si_fd of its signals
  * @signal: 0 until it registered with LAYOUTLEASE_IOC_OWNER
+ * @sigio_file: from registration on: a private file whose f_owner is the
+ *	process, with @signal (see ll_owner_signal())
+ * @sigio: its one fasync entry, fa_fd = @fd; @sigio and @sigio_file are
+ *	set and replaced together under owner_lock, and freed with the owner
  * @head: first queued event
  * @count: queued events
  * @overflow: events were dropped since the queue was last drained
@@ -146,10 +151,13 @@ struct ll_pin {
  */
 struct ll_owner {
 	struct list_head node;
+	struct ll_lease *lease;
 	struct files_struct *files;
 	struct pid *pid;
 	int fd;
 	int signal;
+	struct file *sigio_file;
+	struct fasync_struct *sigio;
 	unsigned int head;
 	unsigned int count;
 	bool overflow;

@@ -127,8 +127,75 @@ static struct ll_owner *ll_owner_find(struct ll_lease *lease,
 	return NULL;
 }
 
+/*
+ * Signals.  An owner's signal is process-directed with the si_fd of its own
+ * fd, as fcntl(F_SETOWN, F_SETSIG) makes it: delivered to any thread that
+ * does not block it, or taken by sigwaitinfo() in any thread, even after the
+ * main thread exited.  The one exported way to send such a signal with a
+ * chosen si_fd is kill_fasync() on an entry whose file's f_owner names the
+ * process (send_sig_info() signals one thread).  The lease fd's own
+ * f_owner belongs to its open file description, which fork and SCM_RIGHTS
+ * share, so every registered owner has a private file for it, never
+ * installed in a file table.  Its credentials are the registering
+ * process's, checked at every signal as for F_SETOWN (sigio_perm()).
+ */
+static const struct file_operations ll_sigio_fops = {
+	.owner = THIS_MODULE,
+};
+
+static struct file *ll_sigio_create(int sig, int fd, struct fasync_struct **fa)
+{
+	struct fown_struct *fown;
+	struct file *file;
+	int ret;
+
+	file = anon_inode_getfile("[layoutlease-sigio]", &ll_sigio_fops, NULL,
+				  O_RDONLY);
+	if (IS_ERR(file))
+		return file;
+	fown = ll_file_fown(file);
+	if (!fown) {
+		ret = -ENOMEM;
+		goto out_put_file;
+	}
+	__f_setown(file, task_tgid(current), PIDTYPE_TGID, 1);
+	WRITE_ONCE(fown->signum, sig);
+	ret = fasync_helper(fd, file, 1, fa);
+	if (ret < 0)
+		goto out_put_file;
+	return file;
+
+out_put_file:
+	fput(file);
+	return ERR_PTR(ret);
+}
+
+static void ll_sigio_free(struct file *file, struct fasync_struct **fa)
+{
+	if (!file)
+		return;
+	fasync_helper(-1, file, 0, fa);
+	fput(file);
+}
+
+/*
+ * si_fd follows the registered fd.  This is fasync_helper()'s own update of
+ * an existing entry (fasync_insert_entry()), which cannot be called here:
+ * it allocates.
+ */
+static void ll_sigio_set_fd(struct ll_owner *o)
+{
+	lockdep_assert_held(&o->lease->owner_lock);
+	if (!o->sigio)
+		return;
+	write_lock_irq(&o->sigio->fa_lock);
+	o->sigio->fa_fd = o->fd;
+	write_unlock_irq(&o->sigio->fa_lock);
+}
+
 static void ll_owner_free(struct ll_owner *o)
 {
+	ll_sigio_free(o->sigio_file, &o->sigio);
 	put_pid(o->pid);
 	kvfree(o);
 }
@@ -147,6 +214,7 @@ static struct ll_owner *ll_owner_current(struct ll_lease *lease)
 	new = kvzalloc(sizeof(*new), GFP_KERNEL);
 	if (!new)
 		return NULL;
+	new->lease = lease;
 	new->files = current->files;
 	new->pid = get_task_pid(current, PIDTYPE_TGID);
 	new->fd = -1;
@@ -176,21 +244,9 @@ static void ll_owner_queue(struct ll_owner *o, const struct layoutlease_event *e
 
 static void ll_owner_signal(struct ll_owner *o)
 {
-	struct kernel_siginfo info;
-	struct task_struct *task;
-
-	if (!o->signal)
-		return;
-	clear_siginfo(&info);
-	info.si_signo = o->signal;
-	info.si_code = POLL_MSG;
-	info.si_band = mangle_poll(EPOLLIN | EPOLLRDNORM | EPOLLMSG);
-	info.si_fd = o->fd;
-	rcu_read_lock();
-	task = pid_task(o->pid, PIDTYPE_TGID);
-	if (task)
-		send_sig_info(o->signal, &info, task);
-	rcu_read_unlock();
+	lockdep_assert_held(&o->lease->owner_lock);
+	if (o->sigio)
+		kill_fasync(&o->sigio, o->signal, POLL_MSG);
 }
 
 /*
@@ -231,8 +287,9 @@ int ll_owner_ioctl(struct ll_ucmd *ucmd)
 {
 	struct layoutlease_owner *cmd = ucmd->cmd;
 	struct ll_lease *lease = ucmd->filp->private_data;
+	struct fasync_struct *fa = NULL;
+	struct file *f, *sigio;
 	struct ll_owner *o;
-	struct file *f;
 	int sig = cmd->signal ? cmd->signal : SIGIO;
 
 	if (!valid_signal(sig) || sig == SIGKILL || sig == SIGSTOP)
@@ -243,14 +300,28 @@ int ll_owner_ioctl(struct ll_ucmd *ucmd)
 	fput(f);
 	if (f != ucmd->filp)
 		return -EBADF;
-	o = ll_owner_current(lease);
-	if (!o)
+	if (!ll_owner_current(lease))
 		return -ENOMEM;
+	sigio = ll_sigio_create(sig, cmd->fd, &fa);
+	if (IS_ERR(sigio))
+		return PTR_ERR(sigio);
+
+	/*
+	 * The owner is looked up again: another thread may have closed the
+	 * process's last fd of the lease meanwhile, ending its entry.
+	 */
 	spin_lock(&lease->owner_lock);
-	o->fd = cmd->fd;
-	o->signal = sig;
+	o = ll_owner_find(lease, current->files);
+	if (o) {
+		swap(o->sigio_file, sigio);
+		swap(o->sigio, fa);
+		o->fd = cmd->fd;
+		o->signal = sig;
+	}
 	spin_unlock(&lease->owner_lock);
-	return 0;
+	/* The registration replaced, or the new one if the entry is gone. */
+	ll_sigio_free(sigio, &fa);
+	return o ? 0 : -EBADF;
 }
 
 static int ll_match_file(const void *p, struct file *file, unsigned int fd)
@@ -287,8 +358,10 @@ static int ll_lease_flush(struct file *filp, fl_owner_t id)
 	if (o && !left) {
 		list_del(&o->node);
 	} else {
-		if (o && !kept && o->fd == fd && fd >= 0)
+		if (o && !kept && o->fd == fd && fd >= 0) {
 			o->fd = left - 1;
+			ll_sigio_set_fd(o);
+		}
 		o = NULL;
 	}
 	spin_unlock(&lease->owner_lock);

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Owners and processes: si_fd per process after fork and SCM_RIGHTS, no
- * signal after close, O_ASYNC/F_SETSIG, EAGAIN and EINTR during a break,
- * SIGKILL of a holder, threads racing on one lease fd, RLIMIT_MEMLOCK.
+ * signal after close, a signal taken by another thread or after the main
+ * thread exited, O_ASYNC/F_SETSIG,
+ * EAGAIN and EINTR during a break, SIGKILL of a holder, threads racing on
+ * one lease fd, RLIMIT_MEMLOCK.
  */
 #define _GNU_SOURCE
 #include <poll.h>
@@ -186,6 +188,104 @@ TEST_F(own, si_fd_per_process)
 	}
 	ASSERT_EQ(100, report[0]);
 	ASSERT_EQ(0, ll_wait_child(trunc));
+}
+
+struct leader_gone {
+	int fd, report;
+};
+
+static void *wait_for_signal(void *arg)
+{
+	struct leader_gone *l = arg;
+	struct timespec ts = { .tv_sec = 10 };
+	siginfo_t si;
+	sigset_t set;
+	int fd = -1;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	if (sigtimedwait(&set, &si, &ts) == SIGUSR2)
+		fd = si.si_fd;
+	_exit(write(l->report, &fd, sizeof(fd)) == sizeof(fd) ? 0 : 1);
+}
+
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] ? p[2] : 0;
+}
+
+/*
+ * The signal is the process's, not one thread's: a thread that waits for it
+ * with sigwaitinfo() while the others block it gets it, with its si_fd,
+ * also after the main thread exited (a zombie thread-group leader).
+ */
+static void signal_thread(struct __test_metadata *_metadata,
+			  FIXTURE_DATA(own) *self, bool leader_exits)
+{
+	int ready[2], report[2], fd_seen, t;
+	struct leader_gone l;
+	pid_t child, trunc;
+	__u64 id;
+	char c;
+
+	ASSERT_EQ(0, pipe(ready));
+	ASSERT_EQ(0, pipe(report));
+	child = fork();
+	if (!child) {
+		sigset_t set;
+		pthread_t th;
+
+		sigemptyset(&set);
+		sigaddset(&set, SIGUSR2);
+		sigprocmask(SIG_BLOCK, &set, NULL);	/* inherited by th */
+		l = (struct leader_gone){ self->lease_fd, report[1] };
+		if (_test_cmd_owner(self->lease_fd, self->lease_fd, SIGUSR2) ||
+		    pthread_create(&th, NULL, wait_for_signal, &l) ||
+		    write(ready[1], "r", 1) != 1)
+			_exit(1);
+		if (leader_exits)
+			pthread_exit(NULL);
+		pthread_join(th, NULL);
+		_exit(1);	/* wait_for_signal() ends the process */
+	}
+	ASSERT_EQ(1, read(ready[0], &c, 1));
+	if (leader_exits) {
+		for (t = 0; t < 500 && proc_state(child) != 'Z'; t++)
+			usleep(10000);
+		ASSERT_EQ('Z', proc_state(child));	/* the leader is gone */
+	}
+	test_cmd_pin(self->lease_fd, self->map, self->len, &id);
+	trunc = ll_truncate_child(self->path, 0);
+	ASSERT_EQ(LAYOUTLEASE_EVENT_BREAK, wait_event_type(self->lease_fd, 5000));
+	test_cmd_unpin(self->lease_fd, id);
+	ASSERT_EQ(sizeof(int), read(report[0], &fd_seen, sizeof(int)));
+	ASSERT_EQ(self->lease_fd, fd_seen);
+	ASSERT_EQ(child, waitpid(child, NULL, 0));
+	ASSERT_EQ(0, ll_wait_child(trunc));
+}
+
+TEST_F(own, signal_thread)
+{
+	signal_thread(_metadata, self, false);
+}
+
+TEST_F(own, leader_exited)
+{
+	signal_thread(_metadata, self, true);
 }
 
 /* The standard fcntl(F_SETOWN_EX, F_SETSIG, O_ASYNC) works too. */

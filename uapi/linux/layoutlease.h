@@ -215,8 +215,14 @@ struct layoutlease_unpin {
  * On a lease fd.  Registers the calling process as an owner of the lease:
  * it gets @signal, with si_code POLL_MSG and si_fd @fd, at every event,
  * until it closes its last fd of the lease or exits; calling again changes
- * @fd and @signal.  Errors besides the general ones: EBADF @fd is not this
- * lease in the calling process; EINVAL @signal is not a valid signal.
+ * @fd and @signal.  The signal is the process's, as fcntl(F_SETOWN,
+ * F_SETSIG) makes it: any thread that does not block it takes it, and
+ * sigwaitinfo() in any thread sees it.  As there, a signal with si_codes of
+ * its own (SIGCHLD, SIGSEGV, ...) comes with si_code SI_SIGIO, a real-time
+ * signal that cannot be queued falls back to a plain SIGIO, and the
+ * caller's user ids at registration must still allow it to signal itself.
+ * Errors besides the general ones: EBADF @fd is not this lease in the
+ * calling process; EINVAL @signal is not a valid signal; ENOMEM, ENFILE.
  */
 struct layoutlease_owner {
 	__u32 size;
