@@ -2,6 +2,9 @@
 #
 # make              build layoutlease.ko against KDIR (the running kernel)
 # make install      install it into /lib/modules/<release>/extra and depmod
+# make dkms-install  the DKMS package: sources in /usr/src, built and
+#                    installed for the running kernel, rebuilt for new ones
+# make dkms-remove   remove it from DKMS, every kernel
 # make check        style, the build matrix and the selftests in VMs
 # make demo         boot a VM and show the module at work on a DAX mount
 # make bench        the benchmark in a VM (numbers, never a pass/fail)
@@ -24,6 +27,23 @@ module: compat_config.h
 install: module
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
 	depmod -a $(shell $(MAKE) -s -C $(KDIR) kernelrelease 2>/dev/null || uname -r)
+
+# What DKMS needs to build the module (no tools, tests or documentation),
+# without objects of an earlier build here.
+DKMS_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
+DKMS_SRC := /usr/src/layoutlease-$(DKMS_VERSION)
+
+dkms-install:
+	rm -rf $(DKMS_SRC) && mkdir -p $(DKMS_SRC)
+	tar -c --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
+		--exclude='*.mod*' Kbuild Makefile dkms.conf COPYING kernel uapi \
+		scripts/probe.sh | tar -x -C $(DKMS_SRC)
+	dkms add -m layoutlease -v $(DKMS_VERSION)
+	dkms install -m layoutlease -v $(DKMS_VERSION)
+
+dkms-remove:
+	-dkms remove -m layoutlease -v $(DKMS_VERSION) --all
+	rm -rf $(DKMS_SRC)
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null
@@ -50,4 +70,4 @@ demo: deps
 vm: deps
 	scripts/vm-run -k $(K) -- $(CMD)
 
-.PHONY: all module install clean deps style matrix check demo bench vm FORCE
+.PHONY: all module install dkms-install dkms-remove clean deps style matrix check demo bench vm FORCE

@@ -1,0 +1,26 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Runs inside a test VM (scripts/vm-run -n, the module not loaded): the
+# README's DKMS install on the VM's kernel, as a user would run it, then the
+# module that DKMS installed is loaded by name, answers, and is removed.
+#
+#   scripts/dkms-test.sh KDIR    KDIR: the kernel's header tree, which
+#                                linux-headers-<release> would link as
+#                                /lib/modules/<release>/build
+set -euxo pipefail
+cd "$(dirname "$0")/.."
+rel=$(uname -r)
+ln -sfn "$1" "/lib/modules/$rel/build"
+make dkms-install
+dkms status -m layoutlease
+modinfo -n layoutlease | grep "/lib/modules/$rel/updates/dkms/"
+modprobe layoutlease
+test -c /dev/layoutlease
+build/tools/layoutlease info
+rmmod layoutlease
+make dkms-remove
+if modinfo -n layoutlease 2>/dev/null; then
+	echo "dkms-test: the module is still installed"
+	exit 1
+fi
