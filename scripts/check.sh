@@ -83,8 +83,13 @@ for k in $kernels; do
 	# race with them.
 	if [ "$k" = 6.12 ]; then
 		kd=$(scripts/kernels.sh fetch 6.12)
-		scripts/vm-run -k 6.12 -n -- scripts/dkms-test.sh "$(cat "$kd/kdir")" \
-			>"$logdir/dkms.log" 2>&1 &
+		{
+			echo "dkms: start $(date +%T)"
+			scripts/vm-run -k 6.12 -n -- scripts/dkms-test.sh "$(cat "$kd/kdir")"
+			rc=$?
+			echo "dkms: vm-run exit $rc at $(date +%T)"
+			exit $rc
+		} >"$logdir/dkms.log" 2>&1 &
 		dkms_pid=$!
 	fi
 	limit=600

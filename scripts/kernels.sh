@@ -182,8 +182,15 @@ in_chroot() {	# chroot cmd...
 
 fetch() {
 	local name=$1 rel dir
+	# One fetch at a time: the private apt state takes no locks
+	# (Debug::NoLocking), and check.sh runs VMs side by side, each of
+	# which fetches its kernel (seen: a resolve that found nothing while
+	# another process refreshed the lists).
+	mkdir -p "$LL_CACHE"
+	exec 8>"$LL_CACHE/.kernels.lock"
+	flock 8
 	apt_refresh
-	rel=$(resolve "$name")
+	rel=$(resolve "$name") || rel=
 	[ -n "$rel" ] || { log "no $name kernel found in the archive"; return 1; }
 	dir=$LL_CACHE/k/$name-$rel
 	if [ ! -e "$dir/release" ]; then
