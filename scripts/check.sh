@@ -138,6 +138,20 @@ if [ -z "$build_only" ]; then
 	else
 		fail "[$k] test bed: a guest WARN fails the run"
 	fi
+	# A report on the first lines of a log of several hundred KiB: a scan
+	# that stops reading early (a pipe into grep -q) must not hide it.
+	log=$logdir/testbed-longlog.log
+	# shellcheck disable=SC2016
+	if ! scripts/vm-run -k "$k" -- bash -c 'insmod $LL_TESTMODS/ll_testbed_warn.ko &&
+		for i in $(seq 4000); do
+			echo "<4>layoutlease test bed: filler line $i of a long kernel log ........................................" >/dev/kmsg
+		done' >"$log" 2>&1 && grep -q "deliberate warning" "$log" &&
+		grep -q "kernel log has a report" "$log" &&
+		[ "$(stat -c %s "$(sed -n 's/.*files in \(.*\)$/\1/p' "$log")/console.log")" -gt 262144 ]; then
+		pass "[$k] test bed: a WARN early in a long log (> 256 KiB) fails the run"
+	else
+		fail "[$k] test bed: a WARN early in a long log (> 256 KiB) fails the run"
+	fi
 fi
 
 echo "== $(( $(date +%s) - start )) s; logs in $logdir"
