@@ -30,8 +30,6 @@
 
 struct workqueue_struct *ll_wq;
 
-static const char ll_break_symbol[] = "dax_layout_busy_page_range";
-
 /* How long pins stay refused after the last one went, at most. */
 #define LL_DRAIN_GRACE_MS 1000
 
@@ -40,13 +38,13 @@ static void ll_end_break(struct ll_file *lf)
 {
 	lockdep_assert_held(&lf->lock);
 	lf->breaking = false;
+	lf->notified = false;
 	lf->draining = false;
 	trace_ll_break_end(lf->mapping, lf->npins);
 }
 
-static int ll_break_kprobe(struct kprobe *kp, struct pt_regs *regs)
+static void ll_break_mapping(struct address_space *mapping)
 {
-	struct address_space *mapping = (void *)regs->di;
 	struct ll_file *lf;
 
 	rcu_read_lock();
@@ -73,14 +71,65 @@ static int ll_break_kprobe(struct kprobe *kp, struct pt_regs *regs)
 		spin_unlock(&lf->lock);
 	}
 	rcu_read_unlock();
+}
+
+/*
+ * The scan's entry points.  dax_layout_busy_page() tail-calls the range
+ * scan on the kernels we know, but a compiler may inline it there, so both
+ * are probed (a call seen twice is one break).  Each one's first argument
+ * is the mapping, read with regs_get_kernel_argument() (any calling
+ * convention the kernel has).
+ */
+static int ll_break_kprobe(struct kprobe *kp, struct pt_regs *regs)
+{
+	ll_break_mapping((void *)regs_get_kernel_argument(regs, 0));
 	return 0;
 }
 
-static struct kprobe ll_kprobe = {
-	.symbol_name = ll_break_symbol,
-	.pre_handler = ll_break_kprobe,
+static struct kprobe ll_kprobes[] = {
+	{ .symbol_name = "dax_layout_busy_page_range",
+	  .pre_handler = ll_break_kprobe, },
+	{ .symbol_name = "dax_layout_busy_page",
+	  .pre_handler = ll_break_kprobe, },
 };
 
+/*
+ * A compiler's private copy of a scan entry (foo.part.0, foo.constprop.0,
+ * foo.isra.0) would take calls that never reach the probed entry: refuse
+ * to load on such a kernel rather than let truncates hang as in stock.
+ */
+static const char *const ll_clone_suffixes[] = {
+	".part.0", ".constprop.0", ".isra.0", ".cold",
+};
+
+static bool ll_symbol_exists(const char *name)
+{
+	struct kprobe kp = { .symbol_name = name };
+
+	if (register_kprobe(&kp))
+		return false;
+	unregister_kprobe(&kp);
+	return true;
+}
+
+static int ll_check_clones(void)
+{
+	char name[KSYM_NAME_LEN];
+	unsigned int i, j;
+
+	for (i = 0; i < ARRAY_SIZE(ll_kprobes); i++) {
+		for (j = 0; j < ARRAY_SIZE(ll_clone_suffixes); j++) {
+			snprintf(name, sizeof(name), "%s%s",
+				 ll_kprobes[i].symbol_name, ll_clone_suffixes[j]);
+			if (ll_symbol_exists(name)) {
+				pr_err("%s exists: calls to it would bypass the break hook\n",
+				       name);
+				return -EOPNOTSUPP;
+			}
+		}
+	}
+	return 0;
+}
 /*
  * (Re)arm revoke_work for @when; called with lf->lock held by a caller
  * that holds a reference on @lf through a lease.  A queued work holds one
@@ -97,31 +146,55 @@ static void ll_arm_revoke(struct ll_file *lf, ktime_t when)
 		refcount_dec(&lf->ref.refcount);	/* it had one */
 }
 
-void ll_break_work(struct work_struct *work)
+/*
+ * The BREAK record, once per break, to every owner of every lease of @lf;
+ * returns the earliest deadline.  Whoever first learns of the break sends
+ * it: the break work, or the end of the last pin if that came first (a
+ * BREAK_DONE never goes out before its BREAK).
+ */
+static ktime_t ll_break_notify_locked(struct ll_file *lf)
 {
-	struct ll_file *lf = container_of(work, struct ll_file, break_work);
 	ktime_t first = KTIME_MAX;
 	struct ll_lease *lease;
 
-	spin_lock(&lf->lock);
-	if (lf->breaking && !lf->draining) {
-		list_for_each_entry(lease, &lf->leases, file_node) {
-			ktime_t deadline = ktime_add_ms(lf->break_start,
-							lease->timeout_ms);
+	lockdep_assert_held(&lf->lock);
+	if (lf->notified)
+		return KTIME_MAX;
+	lf->notified = true;
+	list_for_each_entry(lease, &lf->leases, file_node) {
+		ktime_t deadline = ktime_add_ms(lf->break_start, lease->timeout_ms);
 
-			ll_lease_event(lease, LAYOUTLEASE_EVENT_BREAK, 0,
-				       lease->start, lease->end - lease->start,
-				       deadline);
-			if (ktime_before(deadline, first))
-				first = deadline;
-		}
-		if (first != KTIME_MAX)
+		ll_lease_event(lease, LAYOUTLEASE_EVENT_BREAK, 0, lease->start,
+			       lease->end - lease->start, deadline);
+		if (ktime_before(deadline, first))
+			first = deadline;
+	}
+	return first;
+}
+
+void ll_break_work(struct work_struct *work)
+{
+	struct ll_file *lf = container_of(work, struct ll_file, break_work);
+	ktime_t first;
+
+	spin_lock(&lf->lock);
+	if (lf->breaking) {
+		first = ll_break_notify_locked(lf);
+		if (!lf->draining && first != KTIME_MAX)
 			ll_arm_revoke(lf, first);
 	}
 	spin_unlock(&lf->lock);
 	ll_file_put(lf);
 }
 
+/*
+ * At a deadline: revoke the pins whose lease's deadline passed.  At the end
+ * of the drain grace: end a break whose filesystem never rescanned (it gave
+ * up, say on a signal).  A revocation that empties the file starts the
+ * drain (ll_break_pins_gone()): the break goes on until the filesystem's
+ * rescan or the grace, never at once, since the filesystem may still be
+ * asleep with invalidate_lock dropped.
+ */
 void ll_revoke_work(struct work_struct *work)
 {
 	struct ll_file *lf = container_of(to_delayed_work(work), struct ll_file,
@@ -129,12 +202,15 @@ void ll_revoke_work(struct work_struct *work)
 	ktime_t next = KTIME_MAX;
 	bool ended = false;
 
-	while (ll_revoke_one(lf, ktime_get(), &next))
-		next = KTIME_MAX;
+	ll_revoke_due(lf, ktime_get(), &next);
 	spin_lock(&lf->lock);
 	if (lf->draining) {
-		ll_end_break(lf);	/* the filesystem gave up */
-		ended = true;
+		if (!ktime_before(ktime_get(), lf->drain_end)) {
+			ll_end_break(lf);
+			ended = true;
+		} else {
+			ll_arm_revoke(lf, lf->drain_end);
+		}
 	} else if (lf->breaking && next != KTIME_MAX) {
 		ll_arm_revoke(lf, next);
 	}
@@ -145,9 +221,9 @@ void ll_revoke_work(struct work_struct *work)
 }
 
 /*
- * A pin of @lf went away.  When none is left the filesystem goes on: the
+ * Pins of @lf went away.  When none is left the filesystem goes on: the
  * holders get BREAK_DONE, and pins stay refused until the filesystem's
- * rescan (see ll_break_kprobe()) or the grace period ends the break.  The
+ * rescan (see ll_break_mapping()) or the grace period ends the break.  The
  * caller holds a lease of @lf.
  */
 void ll_break_pins_gone(struct ll_file *lf)
@@ -156,35 +232,52 @@ void ll_break_pins_gone(struct ll_file *lf)
 
 	spin_lock(&lf->lock);
 	if (lf->breaking && !lf->draining && !lf->npins) {
+		ll_break_notify_locked(lf);
 		lf->draining = true;
+		lf->drain_end = ktime_add_ms(ktime_get(), LL_DRAIN_GRACE_MS);
 		list_for_each_entry(lease, &lf->leases, file_node)
 			ll_lease_event(lease, LAYOUTLEASE_EVENT_BREAK_DONE, 0,
 				       lease->start, lease->end - lease->start, 0);
-		ll_arm_revoke(lf, ktime_add_ms(ktime_get(), LL_DRAIN_GRACE_MS));
+		ll_arm_revoke(lf, lf->drain_end);
 	}
 	spin_unlock(&lf->lock);
 }
 
 int ll_break_init(void)
 {
+	unsigned int i;
 	int ret;
 
 	ll_wq = alloc_workqueue("layoutlease", WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
 	if (!ll_wq)
 		return -ENOMEM;
-	ret = register_kprobe(&ll_kprobe);
-	if (ret) {
-		pr_err("cannot probe %s (%d): this kernel lacks the break hook\n",
-		       ll_break_symbol, ret);
-		destroy_workqueue(ll_wq);
-		return ret;
+	ret = ll_check_clones();
+	if (ret)
+		goto out_wq;
+	for (i = 0; i < ARRAY_SIZE(ll_kprobes); i++) {
+		ret = register_kprobe(&ll_kprobes[i]);
+		if (ret) {
+			pr_err("cannot probe %s (%d): this kernel lacks the break hook\n",
+			       ll_kprobes[i].symbol_name, ret);
+			goto out_unregister;
+		}
 	}
 	return 0;
+
+out_unregister:
+	while (i--)
+		unregister_kprobe(&ll_kprobes[i]);
+out_wq:
+	destroy_workqueue(ll_wq);
+	return ret;
 }
 
 void ll_break_exit(void)
 {
-	unregister_kprobe(&ll_kprobe);
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(ll_kprobes); i++)
+		unregister_kprobe(&ll_kprobes[i]);
 	ll_files_flush();
 	destroy_workqueue(ll_wq);
 }

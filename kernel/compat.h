@@ -60,6 +60,13 @@ static inline struct fown_struct *ll_file_fown(struct file *file)
 }
 
 /*
+ * 6.3 moved the file-lock API (vfs_setlease()) from fs.h to filelock.h.
+ */
+#ifdef LL_HAVE_FILELOCK_H
+#include <linux/filelock.h>
+#endif
+
+/*
  * dma-buf importers (include/linux/dma-buf.h).  7.x renamed move_notify to
  * invalidate_mappings, made it optional, added dma_buf_attach_revocable()
  * (an importer that pins but unmaps and unpins when told) and dropped

@@ -280,8 +280,8 @@ static const struct dma_buf_ops ll_dmabuf_ops = {
 };
 
 /*
- * The pin is ending: take its export, if any, off it, with a reference for
- * ll_export_revoke().  Called under ll_file.lock.
+ * The pin is ending: unlink its export, if any, from it and return it with
+ * a reference for ll_export_revoke().  Called under ll_file.lock.
  */
 struct ll_export *ll_export_unlink_locked(struct ll_pin *pin)
 {
@@ -292,7 +292,6 @@ struct ll_export *ll_export_unlink_locked(struct ll_pin *pin)
 		return NULL;
 	kref_get(&ex->ref);
 	ex->pin = NULL;
-	pin->export = NULL;
 	return ex;
 }
 
@@ -363,10 +362,8 @@ void ll_export_revoke(struct ll_export *ex, bool in_notifier)
 /* Can @pin (from ll_pin_find(), under ll_file.lock) be exported? */
 static int ll_pin_exportable(struct ll_pin *pin)
 {
-	if (!pin)
-		return -ENOENT;
-	if (pin->state != LL_PIN_ACTIVE)
-		return -ENOLINK;
+	if (IS_ERR(pin))
+		return PTR_ERR(pin);
 	if (pin->export)
 		return -EBUSY;
 	return 0;
@@ -385,7 +382,11 @@ int ll_export_ioctl(struct ll_ucmd *ucmd)
 
 	if (cmd->__reserved)
 		return -EINVAL;
-	ex = kzalloc(sizeof(*ex), GFP_KERNEL);
+	/* The caller's queue, so that it hears of the pin's revocation. */
+	ret = PTR_ERR_OR_ZERO(ll_owner_current(lease, NULL));
+	if (ret)
+		return ret;
+	ex = kzalloc(sizeof(*ex), GFP_KERNEL_ACCOUNT);
 	if (!ex)
 		return -ENOMEM;
 	kref_init(&ex->ref);

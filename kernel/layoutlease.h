@@ -6,8 +6,9 @@
  *   ll_file   one per leased file (keyed by its address_space); holds the
  *             break state of the file.  Found from the kprobe under RCU.
  *   ll_lease  one per LAYOUTLEASE_IOC_LEASE_CREATE; its anon-inode file is
- *             the lease fd.  Holds a reference on the leased struct file
- *             (so the inode cannot be evicted under a pin) and on ll_file.
+ *             the lease fd.  Holds the leased file's path (so the inode
+ *             cannot be evicted under a pin, nor the filesystem unmounted)
+ *             and a reference on ll_file.
  *   ll_pin    pinned pages of one user mapping; holds a lease reference.
  *   ll_owner  a process (files_struct) that has the lease fd: its event
  *             queue and, once registered, its signal and si_fd.
@@ -35,6 +36,7 @@
 #include <linux/list.h>
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
+#include <linux/path.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
@@ -55,17 +57,19 @@ int ll_ucmd_respond(struct ll_ucmd *ucmd, size_t cmd_len);
  * @node: in the ll_files hash, keyed by @mapping; RCU for readers
  * @mapping: the file's address_space (the kprobe's key)
  * @ref: one per lease on the file
- * @lock: protects @leases, @npins, @breaking, @draining, @break_start, the state of
- *        every pin of every lease on the file
+ * @lock: protects @leases, @npins, the break state (@breaking to
+ *        @drain_end), the state of every pin of every lease on the file
  * @leases: the leases on this file
  * @npins: pins of this file that still hold pages
  * @breaking: a break is in progress: no new lease or pin is granted
+ * @notified: the break's BREAK records went out
  * @draining: no pin is left, but the filesystem has not yet rescanned:
  *            pins stay refused until it does (then its invalidate_lock
  *            keeps them out until the operation is done) or a grace
  *            period passed (it gave up, say on a signal)
  * @break_start: when the break in progress started; a lease's pins are
  *               revoked at @break_start plus its timeout
+ * @drain_end: while draining: when the grace period ends the break
  * @break_work: delivers the break event (kicked from the kprobe)
  * @revoke_work: revokes the remaining pins at their deadline; ends
  *               draining at its grace period
@@ -80,38 +84,47 @@ struct ll_file {
 	struct list_head leases;
 	unsigned long npins;
 	bool breaking;
+	bool notified;
 	bool draining;
 	ktime_t break_start;
+	ktime_t drain_end;
 	struct work_struct break_work;
 	struct delayed_work revoke_work;
 	wait_queue_head_t waitq;
 	struct rcu_head rcu;
 };
 
-/* How a pin ended: still pinned, unpinned by its holder, or revoked. */
+/*
+ * A pin is NEW until it holds pages, then ACTIVE, on its lease's list,
+ * until it ends; how it ended says who owns it now (see pin.c).
+ */
 enum ll_pin_state {
+	LL_PIN_NEW,
 	LL_PIN_ACTIVE,
+	LL_PIN_UNPINNED,
 	LL_PIN_REVOKED,
 	LL_PIN_UNMAPPED,
 };
 
 /**
  * struct ll_pin - pinned pages of a MAP_SHARED mapping of the leased file
- * @node: in ll_lease.pins, under ll_file.lock
- * @lease: holds a reference
+ * @node: in ll_lease.pins while ACTIVE, under ll_file.lock; then the
+ *        ender's
+ * @lease: holds a reference (from ACTIVE on)
  * @id: user-visible id
- * @state: &enum ll_pin_state, under ll_file.lock
+ * @state: &enum ll_pin_state, under ll_file.lock; the one who moves it
+ *         from ACTIVE owns the pin from then on and frees it
  * @addr: user address of the first page
  * @offset: file offset of the first page
  * @npages: number of pages
- * @pages: the pinned pages; NULL once released (under ll_file.lock the
- *         releaser takes the array and unpins outside it)
- * @mm: the address space the pin came from (grabbed by the notifier)
- * @notifier: revokes the pin when its mapping goes away
+ * @pages: the pinned pages
+ * @mm: the address space the pin came from and belongs to (grabbed): only
+ *      it may unpin or export the pin
+ * @notifier: ends the pin when its mapping goes away
  * @notifier_live: @notifier is inserted and must be removed
- * @free_work: frees a revoked pin whose lease fd is gone
- * @freeing: somebody took it off the lease to free it; under ll_file.lock
+ * @free_work: frees a pin that its own notifier ended
  * @export: its dma-buf's exporter state, if exported; under ll_file.lock
+ *          while ACTIVE, then the ender's
  */
 struct ll_pin {
 	struct list_head node;
@@ -126,7 +139,6 @@ struct ll_pin {
 	struct mmu_interval_notifier notifier;
 	bool notifier_live;
 	struct work_struct free_work;
-	bool freeing;
 	struct ll_export *export;
 };
 
@@ -168,7 +180,7 @@ struct ll_owner {
  * struct ll_lease - a layout lease
  * @ref: see Lifetime above
  * @lf: the leased file's break state
- * @target: the leased file (a reference)
+ * @path: the leased file's path (a reference)
  * @id: user-visible id
  * @start: leased range, in bytes
  * @end: end of the leased range (exclusive)
@@ -179,14 +191,12 @@ struct ll_owner {
  * @owners: processes that have the lease fd
  * @readq: readers and pollers of the lease fd
  * @fasync: O_ASYNC/F_SETOWN users of the lease fd
- * @read_mutex: serialises read() of the lease fd
  * @all_node: in ll_all_leases, under ll_files_lock
- * @closed: the lease fd was released; under ll_file.lock
  */
 struct ll_lease {
 	struct kref ref;
 	struct ll_file *lf;
-	struct file *target;
+	struct path path;
 	u64 id;
 	u64 start;
 	u64 end;
@@ -197,9 +207,7 @@ struct ll_lease {
 	struct list_head owners;
 	wait_queue_head_t readq;
 	struct fasync_struct *fasync;
-	struct mutex read_mutex;	/* see above */
 	struct list_head all_node;
-	bool closed;
 };
 
 extern unsigned int ll_default_break_timeout_ms;
@@ -221,6 +229,7 @@ bool ll_lease_readable(struct ll_lease *lease);
 void ll_lease_show(struct seq_file *m, struct ll_lease *lease);
 int ll_lease_create(struct ll_ucmd *ucmd);
 int ll_owner_ioctl(struct ll_ucmd *ucmd);
+struct ll_owner *ll_owner_current(struct ll_lease *lease, struct file *filp);
 void ll_lease_put(struct ll_lease *lease);
 void ll_lease_event(struct ll_lease *lease, u32 type, u64 pin_id, u64 offset,
 		    u64 length, ktime_t deadline);
@@ -228,9 +237,8 @@ void ll_lease_event(struct ll_lease *lease, u32 type, u64 pin_id, u64 offset,
 /* pin.c */
 int ll_pin_ioctl(struct ll_ucmd *ucmd);
 int ll_unpin_ioctl(struct ll_ucmd *ucmd);
-void ll_pins_release(struct ll_lease *lease);
 void ll_pin_free_work(struct work_struct *work);
-bool ll_revoke_one(struct ll_file *lf, ktime_t now, ktime_t *next);
+bool ll_revoke_due(struct ll_file *lf, ktime_t now, ktime_t *next);
 struct ll_pin *ll_pin_find(struct ll_lease *lease, u64 id);
 
 /* dmabuf.c */

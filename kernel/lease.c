@@ -200,27 +200,43 @@ static void ll_owner_free(struct ll_owner *o)
 	kvfree(o);
 }
 
-/* The calling process's owner entry, made if it has none. */
-static struct ll_owner *ll_owner_current(struct ll_lease *lease)
+static int ll_match_file(const void *p, struct file *file, unsigned int fd)
 {
+	return file == p ? fd + 1 : 0;
+}
+
+/*
+ * The calling process's owner entry, made if it has none.  @filp: the
+ * lease fd of a read() or poll(), which may come from a file table that
+ * does not hold it (an inherited epoll, an io_uring fixed file): ->flush
+ * would never end such an entry, so none is made for it (EBADF).  NULL for
+ * the ioctls, which come through the caller's table.
+ */
+struct ll_owner *ll_owner_current(struct ll_lease *lease, struct file *filp)
+{
+	struct files_struct *files = current->files;
 	struct ll_owner *o, *new;
 
+	if (!files)
+		return ERR_PTR(-EBADF);
 	spin_lock(&lease->owner_lock);
-	o = ll_owner_find(lease, current->files);
+	o = ll_owner_find(lease, files);
 	spin_unlock(&lease->owner_lock);
 	if (o)
 		return o;
+	if (filp && !iterate_fd(files, 0, ll_match_file, filp))
+		return ERR_PTR(-EBADF);
 
-	new = kvzalloc(sizeof(*new), GFP_KERNEL);
+	new = kvzalloc(sizeof(*new), GFP_KERNEL_ACCOUNT);
 	if (!new)
-		return NULL;
+		return ERR_PTR(-ENOMEM);
 	new->lease = lease;
-	new->files = current->files;
+	new->files = files;
 	new->pid = get_task_pid(current, PIDTYPE_TGID);
 	new->fd = -1;
 
 	spin_lock(&lease->owner_lock);
-	o = ll_owner_find(lease, current->files);
+	o = ll_owner_find(lease, files);
 	if (!o) {
 		list_add_tail(&new->node, &lease->owners);
 		o = new;
@@ -300,8 +316,9 @@ int ll_owner_ioctl(struct ll_ucmd *ucmd)
 	fput(f);
 	if (f != ucmd->filp)
 		return -EBADF;
-	if (!ll_owner_current(lease))
-		return -ENOMEM;
+	o = ll_owner_current(lease, NULL);
+	if (IS_ERR(o))
+		return PTR_ERR(o);
 	sigio = ll_sigio_create(sig, cmd->fd, &fa);
 	if (IS_ERR(sigio))
 		return PTR_ERR(sigio);
@@ -324,16 +341,14 @@ int ll_owner_ioctl(struct ll_ucmd *ucmd)
 	return o ? 0 : -EBADF;
 }
 
-static int ll_match_file(const void *p, struct file *file, unsigned int fd)
-{
-	return file == p ? fd + 1 : 0;
-}
-
 /*
  * Every close() of a lease fd, and every fd closed at exit, comes here with
- * the closing file table.  When that table has no fd of the lease left, the
- * process's registration ends; when the registered fd was closed but
- * another remains, si_fd follows it.
+ * the closing file table.  When that table has no fd of the lease left, or
+ * is being torn down (its count reached 0: close_files() at exit, which on
+ * some kernels leaves the fds in the table while it closes them), the
+ * process's registration ends, so that a freed table's address never
+ * identifies an owner.  When the registered fd was closed but another
+ * remains, si_fd follows it.
  */
 static int ll_lease_flush(struct file *filp, fl_owner_t id)
 {
@@ -350,8 +365,14 @@ static int ll_lease_flush(struct file *filp, fl_owner_t id)
 	if (!o)
 		return 0;
 
-	left = iterate_fd(files, 0, ll_match_file, filp);
-	kept = fd >= 0 && iterate_fd(files, fd, ll_match_file, filp) == fd + 1;
+	if (!atomic_read(&files->count)) {
+		left = 0;
+		kept = false;
+	} else {
+		left = iterate_fd(files, 0, ll_match_file, filp);
+		kept = fd >= 0 &&
+		       iterate_fd(files, fd, ll_match_file, filp) == fd + 1;
+	}
 
 	spin_lock(&lease->owner_lock);
 	o = ll_owner_find(lease, files);
@@ -403,10 +424,28 @@ static void ll_owner_pop(struct ll_owner *o)
 	}
 }
 
+/* Put back a record that could not be copied out, as the oldest. */
+static void ll_owner_unpop(struct ll_owner *o, const struct layoutlease_event *ev)
+{
+	if (ev->type == LAYOUTLEASE_EVENT_OVERFLOW) {
+		o->overflow = true;
+		return;
+	}
+	if (o->count == LL_EVENT_QUEUE) {	/* the newest one makes room */
+		o->count--;
+		o->overflow = true;
+	}
+	o->head = (o->head + LL_EVENT_QUEUE - 1) % LL_EVENT_QUEUE;
+	o->events[o->head] = *ev;
+	o->count++;
+}
+
 /*
- * Whole records only.  A record leaves the queue only once it was copied
- * out, so a bad buffer loses nothing; read_mutex keeps the process's
- * threads from interleaving peek and pop.
+ * Whole records only.  No lock is held across copy_to_user(), which may
+ * sleep for as long as a userfaultfd or FUSE page makes it: a record is
+ * taken off the queue under owner_lock, and put back at its head if it
+ * cannot be copied out, so a bad buffer loses nothing and a reader stuck
+ * in a fault holds up nobody else.
  */
 static ssize_t ll_lease_read(struct file *filp, char __user *buf, size_t count,
 			     loff_t *ppos)
@@ -415,50 +454,44 @@ static ssize_t ll_lease_read(struct file *filp, char __user *buf, size_t count,
 	struct layoutlease_event ev;
 	struct ll_owner *o;
 	ssize_t done = 0;
-	int ret;
+	int ret = 0;
 
 	if (count < sizeof(ev))
 		return -EINVAL;
-	o = ll_owner_current(lease);
-	if (!o)
-		return -ENOMEM;
-	ret = mutex_lock_interruptible(&lease->read_mutex);
-	if (ret)
-		return ret;
+	o = ll_owner_current(lease, filp);
+	if (IS_ERR(o))
+		return PTR_ERR(o);
 	while (count - done >= sizeof(ev)) {
 		bool have;
 
 		spin_lock(&lease->owner_lock);
 		o = ll_owner_find(lease, current->files);
 		have = o && ll_owner_peek(o, &ev);
+		if (have)
+			ll_owner_pop(o);
 		spin_unlock(&lease->owner_lock);
 		if (!have) {
 			if (done || (filp->f_flags & O_NONBLOCK)) {
 				ret = done ? 0 : -EAGAIN;
 				break;
 			}
-			mutex_unlock(&lease->read_mutex);
 			ret = wait_event_interruptible(lease->readq,
 						       ll_lease_readable(lease));
 			if (ret)
-				return ret;
-			ret = mutex_lock_interruptible(&lease->read_mutex);
-			if (ret)
-				return ret;
+				break;
 			continue;
 		}
 		if (copy_to_user(buf + done, &ev, sizeof(ev))) {
+			spin_lock(&lease->owner_lock);
+			o = ll_owner_find(lease, current->files);
+			if (o)
+				ll_owner_unpop(o, &ev);
+			spin_unlock(&lease->owner_lock);
 			ret = -EFAULT;
 			break;
 		}
-		spin_lock(&lease->owner_lock);
-		o = ll_owner_find(lease, current->files);
-		if (o)
-			ll_owner_pop(o);
-		spin_unlock(&lease->owner_lock);
 		done += sizeof(ev);
 	}
-	mutex_unlock(&lease->read_mutex);
 	return done ? done : ret;
 }
 
@@ -479,7 +512,7 @@ static __poll_t ll_lease_poll(struct file *filp, struct poll_table_struct *wait)
 	struct ll_lease *lease = filp->private_data;
 
 	poll_wait(filp, &lease->readq, wait);
-	if (!ll_owner_current(lease))
+	if (IS_ERR(ll_owner_current(lease, filp)))
 		return EPOLLERR;
 	return ll_lease_readable(lease) ? EPOLLIN | EPOLLRDNORM : 0;
 }
@@ -507,7 +540,7 @@ static void ll_lease_free(struct kref *ref)
 	mutex_unlock(&ll_files_lock);
 	list_for_each_entry_safe(o, tmp, &lease->owners, node)
 		ll_owner_free(o);
-	fput(lease->target);
+	path_put(&lease->path);
 	ll_file_put(lf);
 	kfree(lease);
 	module_put(THIS_MODULE);
@@ -524,7 +557,7 @@ static int ll_lease_release(struct inode *inode, struct file *filp)
 
 	if (!lease)	/* lease creation failed before the lease was made */
 		return 0;
-	ll_pins_release(lease);
+	/* Active pins stay, and keep the lease, until they end. */
 	ll_lease_put(lease);
 	return 0;
 }
@@ -555,13 +588,33 @@ static const struct file_operations ll_lease_fops = {
 
 /* ------------------------------------------------------------ lease create */
 
-/* XFS and ext4 are the filesystems whose break path we hook and test. */
+/*
+ * XFS and ext4 are the filesystems whose break path we hook and test.  By
+ * the filesystem's name, not its magic: ext2 and ext3 share ext4's, and
+ * ext2 never waits for busy DAX pages.
+ */
 static bool ll_supported_file(struct inode *inode)
 {
-	unsigned long magic = inode->i_sb->s_magic;
+	const char *fs = inode->i_sb->s_type->name;
 
 	return S_ISREG(inode->i_mode) && IS_DAX(inode) &&
-	       (magic == XFS_SUPER_MAGIC || magic == EXT4_SUPER_MAGIC);
+	       (!strcmp(fs, "xfs") || !strcmp(fs, "ext4"));
+}
+
+/*
+ * What fcntl(F_SETLEASE) demands, by the kernel's own code: vfs_setlease()
+ * checks the owner (through the mount's idmapping) or CAP_LEASE and asks
+ * the LSMs (security_file_lock(), not exported).  Asked to remove a lease
+ * of an owner that no lease has, @cookie, it changes nothing and answers
+ * EAGAIN once the checks passed.
+ */
+static int ll_lease_permitted(struct file *target, void *cookie)
+{
+	int ret = vfs_setlease(target, F_UNLCK, NULL, &cookie);
+
+	if (ret == -EAGAIN)
+		return 0;
+	return WARN_ON_ONCE(!ret) ? -EACCES : ret;
 }
 
 /* Wait until no break is in progress on @lf; called with lf->lock held. */
@@ -607,16 +660,22 @@ int ll_lease_create(struct ll_ucmd *ucmd)
 	ret = -EOPNOTSUPP;
 	if (!ll_supported_file(inode))
 		goto out_put_target;
-	ret = -EACCES;
-	if (!uid_eq(current_fsuid(), inode->i_uid) && !capable(CAP_LEASE))
-		goto out_put_target;
 
 	ret = -ENOMEM;
-	lease = kzalloc(sizeof(*lease), GFP_KERNEL);
+	lease = kzalloc(sizeof(*lease), GFP_KERNEL_ACCOUNT);
 	if (!lease)
 		goto out_put_target;
+	ret = ll_lease_permitted(target, lease);
+	if (ret)
+		goto out_free_lease;
 	kref_init(&lease->ref);
-	lease->target = target;
+	/*
+	 * The file's path, not the caller's struct file: the dentry keeps the
+	 * inode and the mount keeps the filesystem (umount is EBUSY), and the
+	 * caller's file, its locks and its write access are its own.
+	 */
+	lease->path = target->f_path;
+	path_get(&lease->path);
 	lease->id = ll_new_id();
 	lease->start = cmd->offset;
 	lease->end = end;
@@ -625,10 +684,12 @@ int ll_lease_create(struct ll_ucmd *ucmd)
 	INIT_LIST_HEAD(&lease->pins);
 	INIT_LIST_HEAD(&lease->owners);
 	spin_lock_init(&lease->owner_lock);
-	mutex_init(&lease->read_mutex);
 	init_waitqueue_head(&lease->readq);
-	if (!ll_owner_current(lease))
-		goto out_free_lease;
+	o = ll_owner_current(lease, NULL);
+	if (IS_ERR(o)) {
+		ret = PTR_ERR(o);
+		goto out_put_path;
+	}
 
 	fd = get_unused_fd_flags(O_CLOEXEC);
 	if (fd < 0) {
@@ -642,7 +703,7 @@ int ll_lease_create(struct ll_ucmd *ucmd)
 	}
 
 	mutex_lock(&ll_files_lock);
-	lf = ll_file_get(target->f_mapping);
+	lf = ll_file_get(inode->i_mapping);
 	if (!lf) {
 		mutex_unlock(&ll_files_lock);
 		ret = -ENOMEM;
@@ -669,10 +730,12 @@ int ll_lease_create(struct ll_ucmd *ucmd)
 		/* The lease is complete: ->release tears it down. */
 		fput(filp);
 		put_unused_fd(fd);
+		fput(target);
 		return ret;
 	}
 	trace_ll_lease_create(lease->id, inode->i_sb->s_dev, inode->i_ino,
 			      lease->start, lease->end, lease->timeout_ms);
+	fput(target);
 	fd_install(fd, filp);
 	return 0;
 
@@ -687,9 +750,11 @@ out_put_filp:
 	fput(filp);
 out_put_fd:
 	put_unused_fd(fd);
-out_free_lease:
 	list_for_each_entry_safe(o, tmp, &lease->owners, node)
 		ll_owner_free(o);
+out_put_path:
+	path_put(&lease->path);
+out_free_lease:
 	kfree(lease);
 out_put_target:
 	fput(target);

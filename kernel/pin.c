@@ -25,6 +25,7 @@
 #include "layoutlease.h"
 #include "trace.h"
 
+/* Attempts of a NONBLOCK pin whose pages keep being invalidated. */
 #define LL_PIN_TRIES 16
 
 static int ll_charge(struct mm_struct *mm, unsigned long npages)
@@ -44,152 +45,34 @@ static void ll_uncharge(struct mm_struct *mm, unsigned long npages)
 	WARN_ON_ONCE(atomic64_sub_return(npages, &mm->pinned_vm) < 0);
 }
 
-/* What a revocation does once it dropped ll_file.lock. */
-struct ll_revoke {
-	struct page **pages;
-	unsigned long npages;
-	struct mm_struct *mm;
-	struct ll_lease *lease;
-	u64 id;
-	u64 offset;
-	enum ll_pin_state why;
-	struct ll_pin *free_pin;
-	struct ll_export *export;
-};
-
 /*
- * Take an active pin's pages under ll_file.lock.  Returns false if the pin
- * is not active.  Everything ll_revoke_finish() needs is copied: the pin
- * may be freed as soon as the lock is dropped.
+ * Ending a pin.  A pin ends once: unpinned by its maker, revoked at a break
+ * deadline, or unmapped.  Whoever ends it flips @state from ACTIVE under
+ * ll_file.lock and takes it off its lease (ll_pin_end_locked()); from then
+ * on that caller alone owns the pin and finishes it outside the lock
+ * (ll_pin_end_finish()): importers stopped, pages unpinned and uncharged,
+ * the event sent, the pin freed.  Every other path, the pin's own notifier
+ * included, finds it not ACTIVE and leaves it alone.
  */
-static bool ll_revoke_locked(struct ll_pin *pin, enum ll_pin_state why,
-			     struct ll_revoke *rv)
+static bool ll_pin_end_locked(struct ll_pin *pin, enum ll_pin_state why)
 {
-	struct ll_lease *lease = pin->lease;
+	struct ll_file *lf = pin->lease->lf;
 
-	lockdep_assert_held(&lease->lf->lock);
+	lockdep_assert_held(&lf->lock);
 	if (pin->state != LL_PIN_ACTIVE)
 		return false;
-	rv->pages = pin->pages;
-	rv->npages = pin->npages;
-	rv->mm = pin->mm;
-	mmgrab(rv->mm);
-	rv->lease = lease;
-	kref_get(&lease->ref);
-	rv->id = pin->id;
-	rv->offset = pin->offset;
-	rv->why = why;
-	rv->free_pin = NULL;
-	rv->export = ll_export_unlink_locked(pin);
-	pin->pages = NULL;
 	pin->state = why;
-	lease->lf->npins--;
-	if (lease->closed && !pin->freeing) {
-		pin->freeing = true;
-		rv->free_pin = pin;
-	}
+	pin->export = ll_export_unlink_locked(pin);
+	list_del_init(&pin->node);
+	if (!WARN_ON_ONCE(!lf->npins))
+		lf->npins--;
 	return true;
 }
 
-/* @in_notifier: called from the pin's mmu interval notifier. */
-static void ll_revoke_finish(struct ll_revoke *rv, bool in_notifier)
-{
-	struct ll_lease *lease = rv->lease;
-
-	trace_ll_revoke(lease->id, rv->id, rv->offset, rv->npages,
-			rv->why == LL_PIN_UNMAPPED);
-	if (rv->export)
-		ll_export_revoke(rv->export, in_notifier);
-	unpin_user_pages(rv->pages, rv->npages);
-	ll_uncharge(rv->mm, rv->npages);
-	mmdrop(rv->mm);
-	kvfree(rv->pages);
-	ll_lease_event(lease, rv->why == LL_PIN_REVOKED ?
-			      LAYOUTLEASE_EVENT_REVOKED :
-			      LAYOUTLEASE_EVENT_UNMAPPED,
-		       rv->id, rv->offset, (u64)rv->npages << PAGE_SHIFT, 0);
-	ll_break_pins_gone(lease->lf);
-	if (rv->free_pin)
-		queue_work(ll_wq, &rv->free_pin->free_work);
-	ll_lease_put(lease);
-}
-
-/* Called from the notifier only. */
-static void ll_pin_revoke(struct ll_pin *pin, enum ll_pin_state why)
-{
-	struct ll_file *lf = pin->lease->lf;
-	struct ll_revoke rv;
-	bool revoked;
-
-	spin_lock(&lf->lock);
-	revoked = ll_revoke_locked(pin, why, &rv);
-	spin_unlock(&lf->lock);
-	if (revoked)
-		ll_revoke_finish(&rv, true);
-}
-
-/* Revoke the first active pin of @lf whose lease's deadline has passed. */
-bool ll_revoke_one(struct ll_file *lf, ktime_t now, ktime_t *next)
-{
-	struct ll_lease *lease;
-	struct ll_revoke rv;
-	struct ll_pin *pin;
-	bool revoked = false;
-
-	spin_lock(&lf->lock);
-	if (!lf->breaking)
-		goto out;
-	list_for_each_entry(lease, &lf->leases, file_node) {
-		ktime_t deadline = ktime_add_ms(lf->break_start, lease->timeout_ms);
-
-		list_for_each_entry(pin, &lease->pins, node) {
-			if (pin->state != LL_PIN_ACTIVE)
-				continue;
-			if (ktime_compare(deadline, now) <= 0) {
-				revoked = ll_revoke_locked(pin, LL_PIN_REVOKED, &rv);
-				goto out;
-			}
-			*next = ktime_before(deadline, *next) ? deadline : *next;
-		}
-	}
-out:
-	spin_unlock(&lf->lock);
-	if (revoked)
-		ll_revoke_finish(&rv, false);
-	return revoked;
-}
-
 /*
- * Any part of the pinned range unmapped (munmap, mremap, exec, exit)
- * revokes the pin before the mapping is gone: on 6.1 and 6.12 a filesystem
- * does not wait for pinned pages of a file that nobody maps.  Truncate's
- * own unmap (MMU_NOTIFY_CLEAR) keeps the pin: the break deals with it.
- */
-static bool ll_pin_invalidate(struct mmu_interval_notifier *mni,
-			      const struct mmu_notifier_range *range,
-			      unsigned long cur_seq)
-{
-	struct ll_pin *pin = container_of(mni, struct ll_pin, notifier);
-	struct ll_file *lf = pin->lease->lf;
-
-	spin_lock(&lf->lock);
-	mmu_interval_set_seq(mni, cur_seq);
-	spin_unlock(&lf->lock);
-	if (range->event != MMU_NOTIFY_UNMAP && range->event != MMU_NOTIFY_RELEASE)
-		return true;
-	if (!mmu_notifier_range_blockable(range))
-		return false;
-	ll_pin_revoke(pin, LL_PIN_UNMAPPED);
-	return true;
-}
-
-static const struct mmu_interval_notifier_ops ll_pin_mni_ops = {
-	.invalidate = ll_pin_invalidate,
-};
-
-/*
- * Free a pin that is off its lease's list; may sleep.  @put_lease: the pin
- * was made and holds a lease reference.
+ * Free a pin that is on no list; may sleep.  @put_lease: the pin was made
+ * and holds a lease reference.  Waits for a running invocation of the
+ * pin's notifier, so it must not be called from it.
  */
 static void ll_pin_free(struct ll_pin *pin, bool put_lease)
 {
@@ -206,89 +89,155 @@ static void ll_pin_free(struct ll_pin *pin, bool put_lease)
 
 void ll_pin_free_work(struct work_struct *work)
 {
-	struct ll_pin *pin = container_of(work, struct ll_pin, free_work);
-	struct ll_file *lf = pin->lease->lf;
-
-	spin_lock(&lf->lock);
-	list_del(&pin->node);
-	spin_unlock(&lf->lock);
-	ll_pin_free(pin, true);
+	ll_pin_free(container_of(work, struct ll_pin, free_work), true);
 }
 
 /*
- * The lease fd is being released.  Active pins stay (the lease lives on
- * for them, until they are revoked); revoked ones go now, and any revoked
- * later is freed by its revoker.
+ * Finish a pin ended by ll_pin_end_locked().  The caller then calls
+ * ll_break_pins_gone() once for all the pins it ended, and frees each with
+ * ll_pin_end_free().  @in_notifier: called from the pin's mmu interval
+ * notifier.
  */
-void ll_pins_release(struct ll_lease *lease)
+static void ll_pin_end_finish(struct ll_pin *pin, bool in_notifier)
 {
-	struct ll_file *lf = lease->lf;
+	struct ll_lease *lease = pin->lease;
+	u64 length = (u64)pin->npages << PAGE_SHIFT;
+
+	if (pin->state == LL_PIN_UNPINNED)
+		trace_ll_unpin(lease->id, pin->id, pin->offset, pin->npages);
+	else
+		trace_ll_revoke(lease->id, pin->id, pin->offset, pin->npages,
+				pin->state == LL_PIN_UNMAPPED);
+	if (pin->export)
+		ll_export_revoke(pin->export, in_notifier);
+	pin->export = NULL;
+	unpin_user_pages(pin->pages, pin->npages);
+	ll_uncharge(pin->mm, pin->npages);
+	if (pin->state != LL_PIN_UNPINNED)
+		ll_lease_event(lease, pin->state == LL_PIN_REVOKED ?
+				      LAYOUTLEASE_EVENT_REVOKED :
+				      LAYOUTLEASE_EVENT_UNMAPPED,
+			       pin->id, pin->offset, length, 0);
+}
+
+/* The notifier cannot remove itself: from there the pin is freed on ll_wq. */
+static void ll_pin_end_free(struct ll_pin *pin, bool in_notifier)
+{
+	if (in_notifier)
+		queue_work(ll_wq, &pin->free_work);
+	else
+		ll_pin_free(pin, true);
+}
+
+/*
+ * Revoke every active pin of @lf whose lease's deadline has passed, in one
+ * pass; the earliest deadline still ahead goes into @next.  Returns whether
+ * a pin was revoked; ll_break_pins_gone() has then been called.
+ */
+bool ll_revoke_due(struct ll_file *lf, ktime_t now, ktime_t *next)
+{
 	struct ll_pin *pin, *tmp;
-	LIST_HEAD(dead);
+	struct ll_lease *lease;
+	LIST_HEAD(due);
 
 	spin_lock(&lf->lock);
-	lease->closed = true;
-	list_for_each_entry_safe(pin, tmp, &lease->pins, node) {
-		if (pin->state != LL_PIN_ACTIVE && !pin->freeing) {
-			pin->freeing = true;
-			list_move(&pin->node, &dead);
+	if (lf->breaking) {
+		list_for_each_entry(lease, &lf->leases, file_node) {
+			ktime_t deadline = ktime_add_ms(lf->break_start,
+							lease->timeout_ms);
+
+			if (list_empty(&lease->pins))
+				continue;
+			if (ktime_after(deadline, now)) {
+				if (ktime_before(deadline, *next))
+					*next = deadline;
+				continue;
+			}
+			list_for_each_entry_safe(pin, tmp, &lease->pins, node)
+				if (ll_pin_end_locked(pin, LL_PIN_REVOKED))
+					list_add_tail(&pin->node, &due);
 		}
 	}
 	spin_unlock(&lf->lock);
-	list_for_each_entry_safe(pin, tmp, &dead, node) {
+	if (list_empty(&due))
+		return false;
+	list_for_each_entry(pin, &due, node)
+		ll_pin_end_finish(pin, false);
+	ll_break_pins_gone(lf);
+	list_for_each_entry_safe(pin, tmp, &due, node) {
 		list_del(&pin->node);
-		ll_pin_free(pin, true);
+		ll_pin_end_free(pin, false);
 	}
+	return true;
 }
 
+/*
+ * Any part of the pinned range unmapped (munmap, mremap, exec, exit)
+ * revokes the pin before the mapping is gone: on 6.1 and 6.12 a filesystem
+ * does not wait for pinned pages of a file that nobody maps.  Truncate's
+ * own unmap (MMU_NOTIFY_CLEAR) keeps the pin: the break deals with it.
+ */
+static bool ll_pin_invalidate(struct mmu_interval_notifier *mni,
+			      const struct mmu_notifier_range *range,
+			      unsigned long cur_seq)
+{
+	struct ll_pin *pin = container_of(mni, struct ll_pin, notifier);
+	struct ll_file *lf = pin->lease->lf;
+	bool ended = false;
+
+	if ((range->event == MMU_NOTIFY_UNMAP ||
+	     range->event == MMU_NOTIFY_RELEASE) &&
+	    !mmu_notifier_range_blockable(range))
+		return false;
+	spin_lock(&lf->lock);
+	mmu_interval_set_seq(mni, cur_seq);
+	if (range->event == MMU_NOTIFY_UNMAP || range->event == MMU_NOTIFY_RELEASE)
+		ended = ll_pin_end_locked(pin, LL_PIN_UNMAPPED);
+	spin_unlock(&lf->lock);
+	if (ended) {
+		ll_pin_end_finish(pin, true);
+		ll_break_pins_gone(lf);
+		ll_pin_end_free(pin, true);
+	}
+	return true;
+}
+
+static const struct mmu_interval_notifier_ops ll_pin_mni_ops = {
+	.invalidate = ll_pin_invalidate,
+};
+
+/*
+ * The caller's active pin @id of @lease, under ll_file.lock.  A pin belongs
+ * to the address space that made it: no other process that has the lease
+ * fd may unpin or export it (EPERM).
+ */
 struct ll_pin *ll_pin_find(struct ll_lease *lease, u64 id)
 {
 	struct ll_pin *pin;
 
 	lockdep_assert_held(&lease->lf->lock);
 	list_for_each_entry(pin, &lease->pins, node)
-		if (pin->id == id && !pin->freeing)
-			return pin;
-	return NULL;
+		if (pin->id == id)
+			return pin->mm == current->mm ? pin : ERR_PTR(-EPERM);
+	return ERR_PTR(-ENOENT);
 }
 
 static int ll_unpin(struct ll_lease *lease, u64 id)
 {
 	struct ll_file *lf = lease->lf;
-	struct ll_export *export = NULL;
-	struct page **pages = NULL;
 	struct ll_pin *pin;
-	int ret = 0;
 
 	spin_lock(&lf->lock);
 	pin = ll_pin_find(lease, id);
-	if (!pin) {
-		spin_unlock(&lf->lock);
-		return -ENOENT;
-	}
-	pin->freeing = true;
-	list_del(&pin->node);
-	if (pin->state == LL_PIN_ACTIVE) {
-		export = ll_export_unlink_locked(pin);
-		pages = pin->pages;
-		pin->pages = NULL;
-		lf->npins--;
-	} else {
-		ret = -ENOLINK;
-	}
+	if (!IS_ERR(pin))
+		ll_pin_end_locked(pin, LL_PIN_UNPINNED);
 	spin_unlock(&lf->lock);
-
-	if (pages) {
-		trace_ll_unpin(lease->id, pin->id, pin->offset, pin->npages);
-		if (export)
-			ll_export_revoke(export, false);
-		unpin_user_pages(pages, pin->npages);
-		ll_uncharge(pin->mm, pin->npages);
-		kvfree(pages);
-		ll_break_pins_gone(lf);
-	}
-	ll_pin_free(pin, true);
-	return ret;
+	if (IS_ERR(pin))
+		return PTR_ERR(pin);
+	ll_pin_end_finish(pin, false);
+	ll_break_pins_gone(lf);
+	ll_pin_end_free(pin, false);
+	return 0;
 }
 
 int ll_unpin_ioctl(struct ll_ucmd *ucmd)
@@ -316,7 +265,14 @@ static int ll_pin_check_vma(struct ll_lease *lease, struct mm_struct *mm,
 	return 0;
 }
 
-static int ll_pin_pages(struct ll_lease *lease, struct ll_pin *pin, bool nonblock)
+/*
+ * Pin the pages and make the pin visible.  From then on the pin may end
+ * (and be freed) at any time: what the caller reports comes back in @offset,
+ * not from the pin.  Without @nonblock it retries until the pin is made, a
+ * signal comes or an error that retrying cannot cure.
+ */
+static int ll_pin_pages(struct ll_lease *lease, struct ll_pin *pin,
+			bool nonblock, u64 *offset)
 {
 	struct ll_file *lf = lease->lf;
 	struct mm_struct *mm = pin->mm;
@@ -325,7 +281,7 @@ static int ll_pin_pages(struct ll_lease *lease, struct ll_pin *pin, bool nonbloc
 	long got;
 	int ret, tries;
 
-	for (tries = 0; tries < LL_PIN_TRIES; tries++) {
+	for (tries = 0; !nonblock || tries < LL_PIN_TRIES; tries++) {
 		seq = mmu_interval_read_begin(&pin->notifier);
 		mmap_read_lock(mm);
 		ret = ll_pin_check_vma(lease, mm, pin->addr, end, &pin->offset);
@@ -358,6 +314,9 @@ static int ll_pin_pages(struct ll_lease *lease, struct ll_pin *pin, bool nonbloc
 				list_add_tail(&pin->node, &lease->pins);
 				lf->npins++;
 				kref_get(&lease->ref);
+				*offset = pin->offset;
+				trace_ll_pin(lease->id, pin->id, pin->offset,
+					     pin->npages);
 				spin_unlock(&lf->lock);
 				filemap_invalidate_unlock_shared(lf->mapping);
 				mmap_read_unlock(mm);
@@ -374,8 +333,9 @@ static int ll_pin_pages(struct ll_lease *lease, struct ll_pin *pin, bool nonbloc
 		if (fault_in_safe_writeable((const char __user *)pin->addr,
 					    end - pin->addr))
 			return -EFAULT;
-		if (fatal_signal_pending(current))
+		if (signal_pending(current))
 			return -EINTR;
+		cond_resched();
 	}
 	return -EAGAIN;
 }
@@ -385,6 +345,7 @@ int ll_pin_ioctl(struct ll_ucmd *ucmd)
 	struct layoutlease_pin *cmd = ucmd->cmd;
 	struct ll_lease *lease = ucmd->filp->private_data;
 	struct mm_struct *mm = current->mm;
+	struct ll_owner *o;
 	struct ll_pin *pin;
 	u64 end;
 	int ret;
@@ -398,7 +359,7 @@ int ll_pin_ioctl(struct ll_ucmd *ucmd)
 	if (!mm)
 		return -EINVAL;
 
-	pin = kzalloc(sizeof(*pin), GFP_KERNEL);
+	pin = kzalloc(sizeof(*pin), GFP_KERNEL_ACCOUNT);
 	if (!pin)
 		return -ENOMEM;
 	pin->addr = cmd->addr;
@@ -407,7 +368,7 @@ int ll_pin_ioctl(struct ll_ucmd *ucmd)
 	pin->mm = mm;
 	mmgrab(mm);
 	INIT_WORK(&pin->free_work, ll_pin_free_work);
-	pin->state = LL_PIN_REVOKED;	/* until it holds pages */
+	pin->state = LL_PIN_NEW;	/* the notifier leaves it alone */
 	pin->lease = lease;
 	ret = ll_charge(mm, pin->npages);
 	if (ret)
@@ -423,13 +384,17 @@ int ll_pin_ioctl(struct ll_ucmd *ucmd)
 		goto out_uncharge;
 	pin->notifier_live = true;
 
-	ret = ll_pin_pages(lease, pin, cmd->flags & LAYOUTLEASE_PIN_NONBLOCK);
+	/* The caller's queue, so that it hears of the pin's revocation. */
+	o = ll_owner_current(lease, NULL);
+	ret = PTR_ERR_OR_ZERO(o);
 	if (ret)
 		goto out_uncharge;
-
-	trace_ll_pin(lease->id, pin->id, pin->offset, pin->npages);
 	cmd->out_pin_id = pin->id;
-	cmd->out_offset = pin->offset;
+	ret = ll_pin_pages(lease, pin, cmd->flags & LAYOUTLEASE_PIN_NONBLOCK,
+			   &cmd->out_offset);
+	if (ret)
+		goto out_uncharge;
+	/* From here on @pin may be gone already. */
 	ret = ll_ucmd_respond(ucmd, sizeof(*cmd));
 	if (ret)
 		ll_unpin(lease, cmd->out_pin_id);

@@ -14,15 +14,9 @@
 
 #include "layoutlease.h"
 
-static const char *const ll_pin_state_name[] = {
-	[LL_PIN_ACTIVE] = "pinned",
-	[LL_PIN_REVOKED] = "revoked",
-	[LL_PIN_UNMAPPED] = "unmapped",
-};
-
 void ll_lease_show(struct seq_file *m, struct ll_lease *lease)
 {
-	struct inode *inode = file_inode(lease->target);
+	struct inode *inode = d_inode(lease->path.dentry);
 	struct ll_file *lf = lease->lf;
 	unsigned long pins = 0, pages = 0;
 	struct ll_owner *o;
@@ -36,10 +30,8 @@ void ll_lease_show(struct seq_file *m, struct ll_lease *lease)
 		left = ktime_ms_delta(ktime_add_ms(lf->break_start, lease->timeout_ms),
 				      ktime_get());
 	list_for_each_entry(pin, &lease->pins, node) {
-		if (pin->state == LL_PIN_ACTIVE) {
-			pins++;
-			pages += pin->npages;
-		}
+		pins++;
+		pages += pin->npages;
 	}
 	seq_printf(m, "lease %llu: %s %02x:%02x:%llu %llu-%llu timeout %ums pins %lu pages %lu",
 		   lease->id, breaking ? "BREAKING" : "ACTIVE",
@@ -50,9 +42,9 @@ void ll_lease_show(struct seq_file *m, struct ll_lease *lease)
 		seq_printf(m, " deadline %lldms", left);
 	seq_putc(m, '\n');
 	list_for_each_entry(pin, &lease->pins, node)
-		seq_printf(m, "  pin %llu: %s offset %llu pages %lu%s\n", pin->id,
-			   ll_pin_state_name[pin->state], pin->offset,
-			   pin->npages, pin->export ? " exported" : "");
+		seq_printf(m, "  pin %llu: pinned offset %llu pages %lu%s\n",
+			   pin->id, pin->offset, pin->npages,
+			   pin->export ? " exported" : "");
 	spin_unlock(&lf->lock);
 
 	spin_lock(&lease->owner_lock);

@@ -25,8 +25,8 @@ if [ -w $kmemleak ]; then
 	echo scan > $kmemleak && echo clear > $kmemleak
 fi
 
-# Two e820 pmem regions (memmap=512M!1G memmap=512M!2G), one per filesystem:
-# fsdax does not work on partitions.
+# Three e820 pmem regions (memmap=512M!1G memmap=512M!2G memmap=256M!2560M), one
+# per filesystem and a scratch device: fsdax does not work on partitions.
 # crc32c_generic feeds libcrc32c on older kernels; newer ones lack it.
 modprobe -q crc32c_generic 2>/dev/null
 for m in nd_e820 nd_pmem xfs ext4; do
@@ -47,6 +47,11 @@ for fs in xfs ext4; do
 	i=$((i + 1))
 done
 export LL_XFS=/mnt/xfs LL_EXT4=/mnt/ext4
+# The third region: a device for tests that make a filesystem of their own.
+dev=$(ndctl create-namespace -f -e namespace2.0 --mode=fsdax 2>/tmp/ndctl.log |
+	sed -n 's/.*"blockdev":"\([^"]*\)".*/\1/p')
+[ -b "/dev/$dev" ] || { cat /tmp/ndctl.log; die "no fsdax namespace2.0"; }
+export LL_SCRATCH=/dev/$dev
 
 if [ -n "$LL_KO" ]; then
 	insmod "$LL_KO" || die "insmod $LL_KO failed"

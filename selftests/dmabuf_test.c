@@ -307,7 +307,7 @@ TEST_F(exp, break_revokes_importer)
 	/* The device cannot get the memory back. */
 	EXPECT_ERRNO(ENXIO, lli_write(self->imp, 0, 8, 1, 0));
 	EXPECT_ERRNO(ENOLINK, ioctl(self->imp, LLI_IOC_MAP));
-	test_err_unpin(ENOLINK, self->lease_fd, self->pin_id);
+	test_err_unpin(ENOENT, self->lease_fd, self->pin_id);
 }
 
 /* Importers that pin cannot be revoked: refused, and the pin is intact. */
@@ -360,7 +360,7 @@ TEST_F_TIMEOUT(exp, pinned_importer_opt_in, 120)
 			  ll_next_event(self->lease_fd, 2000).type);
 		while (ll_next_event(self->lease_fd, 100).type)
 			;
-		test_err_unpin(ENOLINK, self->lease_fd, self->pin_id);
+		test_err_unpin(ENOENT, self->lease_fd, self->pin_id);
 	}
 }
 

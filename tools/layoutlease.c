@@ -146,11 +146,9 @@ static int cmd_hold(int argc, char **argv)
 			printf("%9.1f ms  holder: unpinned: %s\n", stamp(),
 			       ret ? strerror(-ret) : "ok");
 		}
-		if (ev.type == LAYOUTLEASE_EVENT_REVOKED) {
-			ret = ll_unpin(lease_fd, id);
-			printf("%9.1f ms  holder: its pin was revoked; unpin says: %s\n",
-			       stamp(), ret ? strerror(-ret) : "ok");
-		}
+		if (ev.type == LAYOUTLEASE_EVENT_REVOKED)
+			printf("%9.1f ms  holder: its pin was revoked: nothing left to unpin\n",
+			       stamp());
 		fflush(stdout);
 		if (ev.type == LAYOUTLEASE_EVENT_BREAK_DONE)
 			return 0;

@@ -1,0 +1,604 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The guarantees on the paths that nobody designed for: races between the
+ * holder's own calls and the mapping's end, re-pins during a break, other
+ * processes that have the lease fd, readers that fault, owners that exit,
+ * and file tables that never held the fd.  Each test failed on the module
+ * before the fix it is named after (see Documentation/testing.rst).
+ */
+#define _GNU_SOURCE
+#include <linux/userfaultfd.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "layoutlease_utils.h"
+
+#define NPAGES 16
+
+static long page_size;
+
+FIXTURE(g) {
+	int devfd;
+	int fd;
+	int lease_fd;
+	char path[256];
+	char *map;
+	size_t len;
+};
+
+FIXTURE_VARIANT(g) {
+	const char *fs;
+};
+
+FIXTURE_VARIANT_ADD(g, xfs) { .fs = "xfs" };
+FIXTURE_VARIANT_ADD(g, ext4) { .fs = "ext4" };
+
+FIXTURE_SETUP(g)
+{
+	page_size = sysconf(_SC_PAGESIZE);
+	self->len = NPAGES * page_size;
+	self->devfd = ll_open();
+	ASSERT_LE(0, self->devfd);
+	snprintf(self->path, sizeof(self->path), "%s/guarantee.%d",
+		 ll_mount(variant->fs), getpid());
+	self->fd = open(self->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	ASSERT_LE(0, self->fd);
+	ASSERT_EQ(0, ftruncate(self->fd, self->len));
+	self->map = mmap(NULL, self->len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 self->fd, 0);
+	ASSERT_NE(MAP_FAILED, self->map);
+	memset(self->map, 0x5a, self->len);
+	test_cmd_lease_create(self->fd, 0, self->len, 0, &self->lease_fd);
+}
+
+FIXTURE_TEARDOWN(g)
+{
+	if (self->map != MAP_FAILED)
+		munmap(self->map, self->len);
+	close(self->lease_fd);
+	close(self->fd);
+	unlink(self->path);
+	close(self->devfd);
+}
+
+/* VmPin of this process (mm->pinned_vm), in kB. */
+static long vm_pin_kb(void)
+{
+	char line[256];
+	FILE *f = fopen("/proc/self/status", "r");
+	long kb = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmPin: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/* Lines of /proc/layoutleases that start with @prefix (after blanks). */
+static int proc_lines(const char *prefix)
+{
+	char line[512];
+	FILE *f = fopen("/proc/layoutleases", "r");
+	int n = 0;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		const char *p = line + strspn(line, " ");
+
+		n += !strncmp(p, prefix, strlen(prefix));
+	}
+	fclose(f);
+	return n;
+}
+
+/* Every record queued for this process now. */
+static int drain_events(int lease_fd, struct layoutlease_event *evs, int max)
+{
+	int n = 0, fl = fcntl(lease_fd, F_GETFL);
+
+	fcntl(lease_fd, F_SETFL, fl | O_NONBLOCK);
+	while (n < max && read(lease_fd, &evs[n], sizeof(evs[n])) == sizeof(evs[n]))
+		n++;
+	fcntl(lease_fd, F_SETFL, fl);
+	return n;
+}
+
+struct racer {
+	pthread_barrier_t go;
+	char *addr;
+	size_t len;
+};
+
+static void *munmap_racer(void *arg)
+{
+	struct racer *r = arg;
+
+	pthread_barrier_wait(&r->go);
+	munmap(r->addr, r->len);
+	return NULL;
+}
+
+/*
+ * Item 2: UNPIN and munmap of the same pin at once.  Each ends the pin at
+ * most once: no double unpin (an oops on a NULL page array), no pin count
+ * underflow (a file breaking for good), no double uncharge of VmPin.
+ */
+TEST_F(g, unpin_races_munmap)
+{
+	size_t big = 2048 * page_size;	/* a long unpin: a wide window */
+	long pin0 = vm_pin_kb();
+	int i, ret, lease_fd;
+	long long t0;
+	__u64 id;
+
+	ASSERT_EQ(0, ftruncate(self->fd, big));
+	test_cmd_lease_create(self->fd, 0, big, 0, &lease_fd);
+	for (i = 0; i < 300; i++) {
+		struct racer r = { .len = big };
+		pthread_t t;
+
+		r.addr = mmap(NULL, big, PROT_READ | PROT_WRITE, MAP_SHARED,
+			      self->fd, 0);
+		ASSERT_NE(MAP_FAILED, r.addr);
+		test_cmd_pin(lease_fd, r.addr, big, &id);
+		ASSERT_EQ(0, pthread_barrier_init(&r.go, NULL, 2));
+		ASSERT_EQ(0, pthread_create(&t, NULL, munmap_racer, &r));
+		pthread_barrier_wait(&r.go);
+		if (i & 1)
+			usleep(i % 7 * 50);
+		/* ENOENT if the munmap ended the pin first. */
+		ret = _test_cmd_unpin(lease_fd, id);
+		ASSERT_TRUE(ret == 0 || errno == ENOENT);
+		ASSERT_EQ(0, pthread_join(t, NULL));
+		pthread_barrier_destroy(&r.go);
+	}
+	ASSERT_EQ(pin0, vm_pin_kb());
+	ASSERT_EQ(0, proc_lines("pin "));
+	close(lease_fd);
+	/* The file is not left breaking: pins and truncates go on. */
+	test_cmd_pin(self->lease_fd, self->map, page_size, &id);
+	test_cmd_unpin(self->lease_fd, id);
+	t0 = ll_now_ms();
+	ASSERT_EQ(0, ftruncate(self->fd, self->len));
+	ASSERT_GT(3000, ll_now_ms() - t0);
+}
+
+/*
+ * Item 3: a holder that ignores the break and re-pins as soon as its pin
+ * was revoked.  No pin may be granted from the break's start until the
+ * filesystem's operation is done, so the truncate ends within the timeout
+ * plus a small constant, whatever the holder does.
+ */
+TEST_F(g, no_repin_during_break)
+{
+	int round, lease_fd;
+
+	test_cmd_lease_create(self->fd, 0, self->len, 200, &lease_fd);
+	for (round = 0; round < 6; round++) {
+		struct layoutlease_event ev;
+		int p[2], status, got = 0;
+		long long took = -1;
+		pid_t pid;
+		__u64 id;
+		bool pinned = false;
+
+		test_cmd_pin(lease_fd, self->map, self->len, &id);
+		ASSERT_EQ(0, pipe(p));
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (!pid) {
+			long long t = ll_now_ms();
+
+			if (truncate(self->path, self->len + (round + 1) * page_size))
+				_exit(1);
+			t = ll_now_ms() - t;
+			_exit(write(p[1], &t, sizeof(t)) == sizeof(t) ? 0 : 2);
+		}
+		close(p[1]);
+		/* Wait for the revocation, then try to pin again at once. */
+		do {
+			ev = ll_next_event(lease_fd, 5000);
+		} while (ev.type && ev.type != LAYOUTLEASE_EVENT_REVOKED);
+		ASSERT_EQ(LAYOUTLEASE_EVENT_REVOKED, ev.type);
+		while (waitpid(pid, &status, WNOHANG) == 0) {
+			if (!pinned &&
+			    !_test_cmd_pin(lease_fd, self->map, self->len,
+					   LAYOUTLEASE_PIN_NONBLOCK, &id))
+				pinned = true;	/* and held, as a bad holder does */
+			usleep(1000);
+			if (++got > 20000)
+				break;
+		}
+		ASSERT_TRUE(WIFEXITED(status));
+		ASSERT_EQ(0, WEXITSTATUS(status));
+		ASSERT_EQ(sizeof(took), read(p[0], &took, sizeof(took)));
+		close(p[0]);
+		TH_LOG("round %d: truncate %lld ms (timeout 200 ms)", round, took);
+		ASSERT_GT(200 + 1500, took);
+		if (pinned)
+			test_cmd_unpin(lease_fd, id);
+		while (drain_events(lease_fd, &ev, 1))
+			;
+	}
+	close(lease_fd);
+}
+
+/*
+ * Item 13: the last pin unmapped between the break's start and its
+ * notification.  Every BREAK_DONE follows its BREAK.
+ */
+TEST_F(g, break_done_follows_break)
+{
+	struct layoutlease_event evs[64];
+	int round, i, n;
+
+	munmap(self->map, self->len);
+	self->map = MAP_FAILED;
+	for (round = 0; round < 40; round++) {
+		char *m = mmap(NULL, self->len, PROT_READ | PROT_WRITE,
+			       MAP_SHARED, self->fd, 0);
+		bool in_break = false;
+		pid_t pid;
+
+		ASSERT_NE(MAP_FAILED, m);
+		test_cmd_pin(self->lease_fd, m, self->len, NULL);
+		pid = ll_truncate_child(self->path, self->len + (round % 2) * page_size);
+		usleep(round * 100);
+		munmap(m, self->len);
+		ASSERT_EQ(0, ll_wait_child(pid));
+		usleep(20000);
+		n = drain_events(self->lease_fd, evs, 64);
+		for (i = 0; i < n; i++) {
+			if (evs[i].type == LAYOUTLEASE_EVENT_BREAK)
+				in_break = true;
+			if (evs[i].type == LAYOUTLEASE_EVENT_BREAK_DONE) {
+				ASSERT_TRUE(in_break)
+					TH_LOG("round %d: BREAK_DONE without BREAK", round);
+				in_break = false;
+			}
+		}
+	}
+}
+
+static int send_fd(int sock, int fd)
+{
+	char c = 0;
+	struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
+}
+
+static int recv_fd(int sock)
+{
+	char c;
+	struct iovec iov = { .iov_base = &c, .iov_len = 1 };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *cm;
+	int fd;
+
+	if (recvmsg(sock, &msg, 0) != 1)
+		return -1;
+	cm = CMSG_FIRSTHDR(&msg);
+	if (!cm || cm->cmsg_type != SCM_RIGHTS)
+		return -1;
+	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	return fd;
+}
+
+/* In a child: UNPIN and EXPORT of @id fail with EPERM; exit code 0 if so. */
+static int foreign_pin_refused(int lease_fd, __u64 id)
+{
+	if (!_test_cmd_unpin(lease_fd, id) || errno != EPERM)
+		return 1;
+	if (!_test_cmd_export(lease_fd, id, 0, NULL) || errno != EPERM)
+		return 2;
+	return 0;
+}
+
+/*
+ * Item 4: a pin belongs to the address space that made it.  A forked
+ * child, a process that got the fd by SCM_RIGHTS and one of another uid
+ * can neither unpin nor export it; their exit releases nothing of it.
+ */
+TEST_F(g, pin_belongs_to_its_maker)
+{
+	int sv[2], fd, uid;
+	__u64 id;
+	pid_t pid;
+
+	test_cmd_pin(self->lease_fd, self->map, self->len, &id);
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(foreign_pin_refused(self->lease_fd, id));
+	ASSERT_EQ(0, ll_wait_child(pid));
+
+	for (uid = 0; uid < 2; uid++) {
+		ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (!pid) {
+			close(self->lease_fd);
+			if (uid && setresuid(65534, 65534, 65534))
+				_exit(10);
+			fd = recv_fd(sv[1]);
+			_exit(fd < 0 ? 11 : foreign_pin_refused(fd, id));
+		}
+		ASSERT_EQ(0, send_fd(sv[0], self->lease_fd));
+		ASSERT_EQ(0, ll_wait_child(pid));
+		close(sv[0]);
+		close(sv[1]);
+	}
+	/* Still pinned, and the maker may unpin it. */
+	ASSERT_EQ(1, proc_lines("pin "));
+	test_cmd_unpin(self->lease_fd, id);
+}
+
+/*
+ * Item 6: a process that got the fd by fork and pinned hears of its pin's
+ * revocation, without ever having read, polled or registered before.
+ */
+TEST_F(g, pinner_gets_its_events)
+{
+	pid_t pid = fork();
+
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct layoutlease_event evs[8];
+		int i, n;
+		__u64 id;
+
+		if (_test_cmd_pin(self->lease_fd, self->map, self->len, 0, &id))
+			_exit(1);
+		munmap(self->map, self->len);
+		n = drain_events(self->lease_fd, evs, 8);
+		for (i = 0; i < n; i++)
+			if (evs[i].type == LAYOUTLEASE_EVENT_UNMAPPED &&
+			    evs[i].pin_id == id)
+				_exit(0);
+		_exit(2);
+	}
+	ASSERT_EQ(0, ll_wait_child(pid));
+}
+
+static void on_alarm(int sig)
+{
+}
+
+/*
+ * Item 7: a process whose read() sleeps in copy_to_user (a userfaultfd
+ * page) holds up no other process's reads, O_NONBLOCK ones above all.
+ */
+TEST_F(g, faulting_reader_blocks_nobody)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };
+	struct layoutlease_event ev;
+	int ready[2], ret, err;
+	long long t0;
+	pid_t pid;
+
+	ASSERT_EQ(0, pipe(ready));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct uffdio_api api = { .api = UFFD_API };
+		struct uffdio_register reg;
+		int uffd = syscall(SYS_userfaultfd, O_CLOEXEC);
+		char *buf;
+		char *m;
+
+		if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api))
+			_exit(1);
+		buf = mmap(NULL, page_size, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		reg.range.start = (uintptr_t)buf;
+		reg.range.len = page_size;
+		reg.mode = UFFDIO_REGISTER_MODE_MISSING;
+		if (buf == MAP_FAILED || ioctl(uffd, UFFDIO_REGISTER, &reg))
+			_exit(2);
+		/* A queue of its own, then a record in it: its pin, unmapped. */
+		poll(&(struct pollfd){ .fd = self->lease_fd, .events = POLLIN }, 1, 0);
+		m = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 self->fd, 0);
+		if (m == MAP_FAILED ||
+		    _test_cmd_pin(self->lease_fd, m, page_size, 0, NULL))
+			_exit(3);
+		munmap(m, page_size);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(4);
+		/* Sleeps in the fault until killed. */
+		ret = read(self->lease_fd, buf, sizeof(ev));
+		_exit(5);
+	}
+	ASSERT_EQ(1, read(ready[0], &err, 1));
+	usleep(300000);		/* the child is in its fault now */
+	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
+	ASSERT_EQ(0, fcntl(self->lease_fd, F_SETFL, O_NONBLOCK));
+	alarm(3);
+	t0 = ll_now_ms();
+	/* The child's UNMAPPED record is this process's too; then nothing. */
+	ret = read(self->lease_fd, &ev, sizeof(ev));
+	if (ret == sizeof(ev))
+		ret = read(self->lease_fd, &ev, sizeof(ev));
+	err = errno;
+	alarm(0);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	ASSERT_EQ(-1, ret);
+	ASSERT_EQ(EAGAIN, err);
+	ASSERT_GT(1000, ll_now_ms() - t0);
+	/* Nothing it had was lost: the child's record went with the child. */
+	close(ready[0]);
+	close(ready[1]);
+}
+
+/*
+ * Item 12: an owner that exits leaves no entry behind, on every kernel
+ * (7.2's close_files() leaves the fds in the table while it closes them).
+ */
+TEST_F(g, exited_owner_leaves_no_entry)
+{
+	int i;
+
+	ASSERT_EQ(1, proc_lines("owner "));
+	for (i = 0; i < 4; i++) {
+		pid_t pid = fork();
+
+		ASSERT_LE(0, pid);
+		if (!pid) {
+			if (_test_cmd_owner(self->lease_fd, self->lease_fd, SIGUSR1))
+				_exit(1);
+			_exit(0);
+		}
+		ASSERT_EQ(0, ll_wait_child(pid));
+	}
+	ASSERT_EQ(1, proc_lines("owner "));
+}
+
+/*
+ * Item 8: a poll from a file table that never had the lease fd (an
+ * inherited epoll) makes no owner entry, which no close would ever end.
+ */
+TEST_F(g, poll_without_the_fd_makes_no_owner)
+{
+	struct epoll_event e = { .events = EPOLLIN };
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	pid_t pid;
+
+	ASSERT_LE(0, ep);
+	ASSERT_EQ(0, epoll_ctl(ep, EPOLL_CTL_ADD, self->lease_fd, &e));
+	/* A record makes the lease fd ready, so that epoll_wait() polls it. */
+	test_cmd_pin(self->lease_fd, self->map, self->len, NULL);
+	munmap(self->map, self->len);
+	self->map = MAP_FAILED;
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		struct epoll_event out;
+
+		close(self->lease_fd);
+		/* Its table has no fd of the lease: the poll is not an owner's. */
+		epoll_wait(ep, &out, 1, 0);
+		_exit(0);
+	}
+	ASSERT_EQ(0, ll_wait_child(pid));
+	ASSERT_EQ(1, proc_lines("owner "));
+	close(ep);
+}
+
+/*
+ * Item 11: the lease keeps the file, not the caller's open file: its flock
+ * and its write access end when the caller closes it.
+ */
+TEST_F(g, lease_keeps_not_the_callers_file)
+{
+	int fd2, lease_fd, fd = open(self->path, O_RDWR | O_CLOEXEC);
+
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, flock(fd, LOCK_EX));
+	test_cmd_lease_create(fd, 0, self->len, 0, &lease_fd);
+	close(fd);
+	fd2 = open(self->path, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, flock(fd2, LOCK_EX | LOCK_NB));
+	close(fd2);
+	close(lease_fd);
+}
+
+/*
+ * Items 8 and 11: a revocation ends the pin and frees it; UNPIN and EXPORT
+ * of it then fail with ENOENT and change nothing.  A loop of map, pin,
+ * unmap leaves nothing behind.
+ */
+TEST_F(g, revoked_pin_is_gone)
+{
+	struct layoutlease_event evs[64];
+	int i;
+
+	munmap(self->map, self->len);
+	self->map = MAP_FAILED;
+	for (i = 0; i < 500; i++) {
+		char *m = mmap(NULL, page_size, PROT_READ | PROT_WRITE,
+			       MAP_SHARED, self->fd, 0);
+		__u64 id;
+
+		ASSERT_NE(MAP_FAILED, m);
+		test_cmd_pin(self->lease_fd, m, page_size, &id);
+		munmap(m, page_size);
+		ASSERT_EQ(0, proc_lines("pin "));
+		test_err_unpin(ENOENT, self->lease_fd, id);
+		test_err_export(ENOENT, self->lease_fd, id, 0);
+		drain_events(self->lease_fd, evs, 64);
+	}
+}
+
+/*
+ * Item 10: ext2 and ext3 share ext4's magic; the real ext2 never waits
+ * for busy DAX pages.  Leases are for XFS and ext4 only, told by the
+ * filesystem type, whichever driver mounted it.
+ */
+TEST(ext2_ext3_refused)
+{
+	const char *dev = getenv("LL_SCRATCH");
+	const char *mkfs[] = { "mkfs.ext2", "mkfs.ext3" };
+	const char *type[] = { "ext2", "ext3" };
+	char cmd[512], path[64];
+	int i, devfd, fd;
+
+	if (!dev)
+		SKIP(return, "no scratch pmem device (LL_SCRATCH)");
+	devfd = ll_open();
+	ASSERT_LE(0, devfd);
+	mkdir("/mnt/scratch", 0755);
+	for (i = 0; i < 2; i++) {
+		snprintf(cmd, sizeof(cmd), "%s -q -F -b 4096 %s >/dev/null 2>&1 && "
+			 "mount -t %s -o dax %s /mnt/scratch", mkfs[i], dev,
+			 type[i], dev);
+		if (system(cmd)) {
+			TH_LOG("%s cannot be mounted with -o dax here", type[i]);
+			continue;
+		}
+		snprintf(path, sizeof(path), "/mnt/scratch/f");
+		fd = open(path, O_RDWR | O_CREAT, 0600);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, ftruncate(fd, 65536));
+		EXPECT_ERRNO(EOPNOTSUPP, _test_cmd_lease_create(devfd, fd, 0, 65536,
+								 0, 0, NULL));
+		close(fd);
+		ASSERT_EQ(0, system("umount /mnt/scratch"));
+	}
+	close(devfd);
+}
+
+TEST_HARNESS_MAIN
