@@ -130,6 +130,7 @@ static int ll_check_clones(void)
 	}
 	return 0;
 }
+
 /*
  * (Re)arm revoke_work for @when; called with lf->lock held by a caller
  * that holds a reference on @lf through a lease.  A queued work holds one

@@ -123,10 +123,14 @@ enum layoutlease_lease_create_flags {
  * @out_lease_id: the lease's id, as /proc/layoutleases shows it
  *
  * On /dev/layoutlease.  Takes a layout lease on a range of the file.  The
- * caller needs what fcntl(F_SETLEASE) needs: it owns the file or has
- * CAP_LEASE.  Errors besides the general ones: EBADF @fd is not open;
- * EOPNOTSUPP the file is not a regular file on a DAX mount; EACCES not the
- * owner and no CAP_LEASE; EINVAL misaligned, empty or overflowing range;
+ * caller needs what fcntl(F_SETLEASE) needs: it owns the file (through the
+ * mount's idmapping) or has CAP_LEASE, and the security modules allow it
+ * to lock the file.  The lease keeps the file itself, not @fd's open file:
+ * closing @fd ends its locks and its write access as usual.  Errors besides
+ * the general ones: EBADF @fd is not open; EOPNOTSUPP the file is not a
+ * regular file on an XFS or ext4 DAX mount (ext2 and ext3 are refused,
+ * whichever driver mounted them); EACCES not the owner and no CAP_LEASE, or
+ * an LSM's own errno; EINVAL misaligned, empty or overflowing range;
  * EAGAIN a break is in progress and LAYOUTLEASE_LEASE_NONBLOCK was given;
  * EINTR a signal came while waiting for a break to end; EMFILE, ENOMEM.
  */
@@ -165,15 +169,20 @@ enum layoutlease_pin_flags {
  *
  * On a lease fd.  Pins the pages of a range of the caller's address space
  * that lies inside one writable MAP_SHARED mapping of the leased file and
- * inside the leased range.  The pin lasts until it is unpinned, the lease
- * is released, a break revokes it, or any part of the mapping goes away
- * (munmap, mremap, exec, exit), which revokes it.  The pages are charged to
- * RLIMIT_MEMLOCK (unless CAP_IPC_LOCK).  Errors besides the general ones:
- * EINVAL misaligned or empty range, or a range not wholly inside such a
- * mapping and the leased range; EAGAIN a break is in progress and
- * LAYOUTLEASE_PIN_NONBLOCK was given; EINTR a signal came while waiting for
- * a break to end; ENOMEM over RLIMIT_MEMLOCK or out of memory; EFAULT the
- * pages could not be faulted in.  On error nothing is pinned.
+ * inside the leased range.  The pin belongs to the caller's address space:
+ * only it can unpin or export the pin, though every process that has the
+ * lease fd hears of it.  The pin lasts until it is unpinned, a break
+ * revokes it, or any part of the mapping goes away (munmap, mremap, exec,
+ * exit), which revokes it; closing the lease fd leaves it.  A revoked pin
+ * is gone: its id is known no more (ENOENT), and the REVOKED or UNMAPPED
+ * record said so.  The calling process gets an event queue of its own if
+ * it had none.  The pages are charged to RLIMIT_MEMLOCK (unless
+ * CAP_IPC_LOCK).  Errors besides the general ones: EINVAL misaligned or
+ * empty range, or a range not wholly inside such a mapping and the leased
+ * range; EAGAIN a break is in progress and LAYOUTLEASE_PIN_NONBLOCK was
+ * given (or, with it, the pages kept being invalidated); EINTR a signal
+ * came while waiting; ENOMEM over RLIMIT_MEMLOCK or out of memory; EFAULT
+ * the pages could not be faulted in.  On error nothing is pinned.
  */
 struct layoutlease_pin {
 	__u32 size;
@@ -192,9 +201,10 @@ struct layoutlease_pin {
  * @flags: Must be 0
  * @pin_id: a pin of this lease
  *
- * On a lease fd.  Releases a pin.  Errors besides the general ones: ENOENT
- * no such pin on this lease; ENOLINK the pin was revoked (its pages are
- * already released; the pin is forgotten now, as with a successful unpin).
+ * On a lease fd.  Releases a pin of the caller's.  Errors besides the
+ * general ones: ENOENT no such pin on this lease (never made, unpinned, or
+ * ended by a revocation); EPERM the pin belongs to another address space.
+ * A failed UNPIN changed nothing.
  */
 struct layoutlease_unpin {
 	__u32 size;
@@ -254,8 +264,9 @@ struct layoutlease_owner {
  * with EOPNOTSUPP unless the module parameter ``allow_pinned_importers``
  * is set.  The dma-buf cannot be mmap()ed.  A pin is exported at most once
  * at a time.  Errors besides the general ones: ENOENT no such pin on this
- * lease; ENOLINK the pin was revoked; EBUSY the pin's dma-buf still
- * exists; EMFILE, ENOMEM.
+ * lease, or it was revoked; EBUSY the pin's dma-buf still
+ * exists; EPERM the pin belongs to another address space (a pin is
+ * exported only by the process that made it); EMFILE, ENOMEM.
  */
 struct layoutlease_export {
 	__u32 size;
@@ -299,9 +310,12 @@ enum layoutlease_event_type {
  *
  * read() returns whole records only (EINVAL for a buffer smaller than one),
  * blocks unless O_NONBLOCK (then EAGAIN).  Each process that has the lease
- * fd reads its own queue: a registered owner's, or a queue made for the
- * process at its first read() or poll().  A full queue drops the newest
- * events and ends with one OVERFLOW record.
+ * fd reads its own queue, made when it creates the lease, registers, pins,
+ * exports, or first reads or polls; a read() or poll() through a file
+ * table that does not hold the lease fd (an inherited epoll, an io_uring
+ * fixed file) has no queue: EBADF, or EPOLLERR.  A full queue drops the
+ * newest events and ends with one OVERFLOW record.  A record that cannot
+ * be copied out (EFAULT) stays queued.
  */
 struct layoutlease_event {
 	__u32 type;
