@@ -396,6 +396,12 @@ TEST_F(lease, tracepoints)
 	self->map = MAP_FAILED;
 	close(lease_fd);
 
+	/*
+	 * The unmapped pin is freed, and the lease released with it, from the
+	 * module's workqueue: give it a moment.
+	 */
+	for (i = 0; i < 100 && ll_proc_leases() > 1; i++)
+		usleep(10000);
 	snprintf(path, sizeof(path), "%s/events/layoutlease/enable", tr);
 	ASSERT_EQ(0, write_file(path, "0"));
 	snprintf(path, sizeof(path), "%s/trace", tr);
