@@ -43,34 +43,96 @@ static void ll_end_break(struct ll_file *lf)
 	trace_ll_break_end(lf->mapping, lf->npins);
 }
 
-static void ll_break_mapping(struct address_space *mapping)
+/* Start a break of @lf if it has pins and none is in progress. */
+static void ll_break_start_locked(struct ll_file *lf)
 {
+	lockdep_assert_held(&lf->lock);
+	if (!lf->npins || lf->breaking)
+		return;
+	lf->breaking = true;
+	lf->break_start = ktime_get();
+	trace_ll_break_start(lf->mapping, lf->npins);
+	/* Pins hold leases hold @lf: this is never the last. */
+	kref_get(&lf->ref);
+	if (!queue_work(ll_wq, &lf->break_work))
+		refcount_dec(&lf->ref.refcount);
+}
+
+/*
+ * The filesystem scans @mapping for busy pages, holding its
+ * invalidate_lock: start a break, or end a drain.  Returns the file's pins.
+ */
+static unsigned long ll_break_scan_locked(struct ll_file *lf)
+{
+	lockdep_assert_held(&lf->lock);
+	if (lf->draining) {
+		/*
+		 * The filesystem rescans after the last pin went: it holds
+		 * invalidate_lock from here until its operation is done,
+		 * which keeps new pins out from now on.
+		 */
+		ll_end_break(lf);
+		wake_up_all(&lf->waitq);
+	} else {
+		ll_break_start_locked(lf);
+	}
+	return lf->npins;
+}
+
+/* Returns the file's pins. */
+static unsigned long ll_break_mapping(struct address_space *mapping)
+{
+	unsigned long npins = 0;
 	struct ll_file *lf;
 
 	rcu_read_lock();
 	lf = ll_file_lookup_rcu(mapping);
 	if (lf) {
 		spin_lock(&lf->lock);
-		if (lf->draining) {
-			/*
-			 * The filesystem rescans after the last pin went: it
-			 * holds invalidate_lock from here until its operation
-			 * is done, which keeps new pins out from now on.
-			 */
-			ll_end_break(lf);
-			wake_up_all(&lf->waitq);
-		} else if (lf->npins && !lf->breaking) {
-			lf->breaking = true;
-			lf->break_start = ktime_get();
-			trace_ll_break_start(mapping, lf->npins);
-			/* Pins hold leases hold @lf: this is never the last. */
-			kref_get(&lf->ref);
-			if (!queue_work(ll_wq, &lf->break_work))
-				refcount_dec(&lf->ref.refcount);
-		}
+		npins = ll_break_scan_locked(lf);
 		spin_unlock(&lf->lock);
 	}
 	rcu_read_unlock();
+	return npins;
+}
+
+/*
+ * For a filesystem operation that moves or frees blocks of @mapping without
+ * the busy-page scan (see hooks.c), before it takes the invalidate_lock:
+ * start a break as the scan would, and wait, as the filesystem would, until
+ * no pin holds pages any more (the holders unpinned, or the deadline
+ * revoked them).  The file drains then, refusing pins.  May sleep; the wait
+ * is bounded by the leases' break timeouts.
+ */
+void ll_break_wait(struct address_space *mapping)
+{
+	struct ll_file *lf;
+
+	if (!mapping)
+		return;
+	rcu_read_lock();
+	lf = ll_file_lookup_rcu(mapping);
+	if (lf && !kref_get_unless_zero(&lf->ref))
+		lf = NULL;
+	rcu_read_unlock();
+	if (!lf)
+		return;
+	spin_lock(&lf->lock);
+	ll_break_start_locked(lf);
+	spin_unlock(&lf->lock);
+	wait_event_idle(lf->waitq, !READ_ONCE(lf->npins));
+	ll_file_put(lf);
+}
+
+/*
+ * The same operation, now holding @mapping's invalidate_lock for writing,
+ * which keeps pins out until it is done: what its rescan would do.  Returns
+ * true if pins were made before it locked (the caller unlocks and waits
+ * again).
+ */
+bool ll_break_locked(struct address_space *mapping)
+{
+	return mapping && ll_break_mapping(mapping);
 }
 
 /*
@@ -240,6 +302,7 @@ void ll_break_pins_gone(struct ll_file *lf)
 			ll_lease_event(lease, LAYOUTLEASE_EVENT_BREAK_DONE, 0,
 				       lease->start, lease->end - lease->start, 0);
 		ll_arm_revoke(lf, lf->drain_end);
+		wake_up_all(&lf->waitq);	/* ll_break_wait() */
 	}
 	spin_unlock(&lf->lock);
 }

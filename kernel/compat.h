@@ -60,6 +60,21 @@ static inline struct fown_struct *ll_file_fown(struct file *file)
 }
 
 /*
+ * 6.5 renamed ftrace_instruction_pointer_set() (include/linux/ftrace.h,
+ * defined by the architecture) to ftrace_regs_set_instruction_pointer().
+ * hooks.c proves at load that setting it redirects the call.
+ */
+#include <linux/ftrace.h>
+static inline void ll_ftrace_set_ip(struct ftrace_regs *fregs, unsigned long ip)
+{
+#ifdef LL_HAVE_FTRACE_REGS_SET_INSTRUCTION_POINTER
+	ftrace_regs_set_instruction_pointer(fregs, ip);
+#else
+	ftrace_instruction_pointer_set(fregs, ip);
+#endif
+}
+
+/*
  * 6.3 moved the file-lock API (vfs_setlease()) from fs.h to filelock.h.
  */
 #ifdef LL_HAVE_FILELOCK_H

@@ -60,7 +60,9 @@ int ll_ucmd_respond(struct ll_ucmd *ucmd, size_t cmd_len);
  * @lock: protects @leases, @npins, the break state (@breaking to
  *        @drain_end), the state of every pin of every lease on the file
  * @leases: the leases on this file
- * @npins: pins of this file that still hold pages
+ * @npins: pins of this file that still hold pages: active ones and ended
+ *         ones whose ender has not yet unpinned them (a filesystem may go
+ *         on only when it is 0)
  * @breaking: a break is in progress: no new lease or pin is granted
  * @notified: the break's BREAK records went out
  * @draining: no pin is left, but the filesystem has not yet rescanned:
@@ -73,7 +75,8 @@ int ll_ucmd_respond(struct ll_ucmd *ucmd, size_t cmd_len);
  * @break_work: delivers the break event (kicked from the kprobe)
  * @revoke_work: revokes the remaining pins at their deadline; ends
  *               draining at its grace period
- * @waitq: lease and pin requests waiting for the break to end
+ * @waitq: lease and pin requests waiting for the break to end, and
+ *         ll_break_wait() for the pins to be gone
  * @rcu: frees the ll_file after a grace period
  */
 struct ll_file {
@@ -253,6 +256,12 @@ void ll_break_exit(void);
 void ll_break_work(struct work_struct *work);
 void ll_revoke_work(struct work_struct *work);
 void ll_break_pins_gone(struct ll_file *lf);
+void ll_break_wait(struct address_space *mapping);
+bool ll_break_locked(struct address_space *mapping);
+
+/* hooks.c */
+int ll_hooks_init(void);
+void ll_hooks_exit(void);
 extern struct workqueue_struct *ll_wq;
 
 /* proc.c */

@@ -214,9 +214,12 @@ static int __init ll_init(void)
 	ret = ll_break_init();
 	if (ret)
 		return ret;
-	ret = ll_proc_init();
+	ret = ll_hooks_init();
 	if (ret)
 		goto out_break;
+	ret = ll_proc_init();
+	if (ret)
+		goto out_hooks;
 	ret = misc_register(&ll_miscdev);
 	if (ret) {
 		pr_err("cannot register /dev/%s: %d\n", ll_miscdev.name, ret);
@@ -227,6 +230,8 @@ static int __init ll_init(void)
 
 out_proc:
 	ll_proc_exit();
+out_hooks:
+	ll_hooks_exit();
 out_break:
 	ll_break_exit();
 	return ret;
@@ -236,6 +241,7 @@ static void __exit ll_exit(void)
 {
 	misc_deregister(&ll_miscdev);
 	ll_proc_exit();
+	ll_hooks_exit();
 	ll_break_exit();
 }
 

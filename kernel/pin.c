@@ -64,8 +64,6 @@ static bool ll_pin_end_locked(struct ll_pin *pin, enum ll_pin_state why)
 	pin->state = why;
 	pin->export = ll_export_unlink_locked(pin);
 	list_del_init(&pin->node);
-	if (!WARN_ON_ONCE(!lf->npins))
-		lf->npins--;
 	return true;
 }
 
@@ -101,6 +99,7 @@ void ll_pin_free_work(struct work_struct *work)
 static void ll_pin_end_finish(struct ll_pin *pin, bool in_notifier)
 {
 	struct ll_lease *lease = pin->lease;
+	struct ll_file *lf = lease->lf;
 	u64 length = (u64)pin->npages << PAGE_SHIFT;
 
 	if (pin->state == LL_PIN_UNPINNED)
@@ -113,6 +112,11 @@ static void ll_pin_end_finish(struct ll_pin *pin, bool in_notifier)
 	pin->export = NULL;
 	unpin_user_pages(pin->pages, pin->npages);
 	ll_uncharge(pin->mm, pin->npages);
+	/* Only now are the pages free of it: see ll_file.npins. */
+	spin_lock(&lf->lock);
+	if (!WARN_ON_ONCE(!lf->npins))
+		lf->npins--;
+	spin_unlock(&lf->lock);
 	if (pin->state != LL_PIN_UNPINNED)
 		ll_lease_event(lease, pin->state == LL_PIN_REVOKED ?
 				      LAYOUTLEASE_EVENT_REVOKED :

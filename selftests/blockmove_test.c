@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Operations that move or free a file's blocks without the filesystem's
+ * busy-page scan (Documentation/hooks.rst, the block-moving audit): each
+ * must break the lease first, bounded by the timeout, like truncate.
+ */
+#define _GNU_SOURCE
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <xfs/xfs.h>
+
+#include "layoutlease_utils.h"
+
+#define NPAGES 16
+#define TIMEOUT_MS 300
+
+static long page_size;
+
+/* Which of the two files is leased and pinned. */
+FIXTURE(swapext) {
+	int devfd;
+	int fd[2];		/* target, tmp */
+	char path[2][256];
+	int lease_fd;
+	char *map;
+	size_t len;
+};
+
+FIXTURE_VARIANT(swapext) {
+	int pinned;		/* 0: the target, 1: the tmp file */
+};
+
+FIXTURE_VARIANT_ADD(swapext, target_pinned) { .pinned = 0 };
+FIXTURE_VARIANT_ADD(swapext, tmp_pinned) { .pinned = 1 };
+
+FIXTURE_SETUP(swapext)
+{
+	int i;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	self->len = NPAGES * page_size;
+	self->devfd = ll_open();
+	ASSERT_LE(0, self->devfd);
+	for (i = 0; i < 2; i++) {
+		char *buf = malloc(self->len);
+
+		snprintf(self->path[i], sizeof(self->path[i]), "%s/swapext%d.%d",
+			 ll_mount("xfs"), i, getpid());
+		self->fd[i] = open(self->path[i], O_RDWR | O_CREAT | O_TRUNC |
+				   O_CLOEXEC, 0600);
+		ASSERT_LE(0, self->fd[i]);
+		ASSERT_NE(NULL, buf);
+		memset(buf, i ? 0xa5 : 0x5a, self->len);
+		ASSERT_EQ(self->len, pwrite(self->fd[i], buf, self->len, 0));
+		ASSERT_EQ(0, fsync(self->fd[i]));
+		free(buf);
+	}
+	i = variant->pinned;
+	self->map = mmap(NULL, self->len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 self->fd[i], 0);
+	ASSERT_NE(MAP_FAILED, self->map);
+	test_cmd_lease_create(self->fd[i], 0, self->len, TIMEOUT_MS,
+			      &self->lease_fd);
+}
+
+FIXTURE_TEARDOWN(swapext)
+{
+	int i;
+
+	if (self->map != MAP_FAILED)
+		munmap(self->map, self->len);
+	close(self->lease_fd);
+	for (i = 0; i < 2; i++) {
+		close(self->fd[i]);
+		unlink(self->path[i]);
+	}
+	close(self->devfd);
+}
+
+/* XFS_IOC_SWAPEXT of target and tmp in a child; its exit code: 0 done. */
+static pid_t swapext_child(int target, int tmp, size_t len)
+{
+	pid_t pid = fork();
+
+	if (!pid) {
+		struct xfs_swapext sx = {
+			.sx_version = XFS_SX_VERSION,
+			.sx_fdtarget = target,
+			.sx_fdtmp = tmp,
+			.sx_offset = 0,
+			.sx_length = len,
+		};
+		struct stat st;
+
+		if (fstat(target, &st))
+			_exit(10);
+		sx.sx_stat.bs_ctime.tv_sec = st.st_ctim.tv_sec;
+		sx.sx_stat.bs_ctime.tv_nsec = st.st_ctim.tv_nsec;
+		sx.sx_stat.bs_mtime.tv_sec = st.st_mtim.tv_sec;
+		sx.sx_stat.bs_mtime.tv_nsec = st.st_mtim.tv_nsec;
+		_exit(ioctl(tmp, XFS_IOC_SWAPEXT, &sx) ? errno : 0);
+	}
+	return pid;
+}
+
+/* The holder unpins at the break: the swap goes on at once. */
+TEST_F(swapext, breaks_cooperative)
+{
+	struct layoutlease_event ev;
+	long long t0;
+	__u64 id;
+	pid_t pid;
+
+	test_cmd_pin(self->lease_fd, self->map, self->len, &id);
+	t0 = ll_now_ms();
+	pid = swapext_child(self->fd[0], self->fd[1], self->len);
+	ev = ll_next_event(self->lease_fd, 5000);
+	ASSERT_EQ(LAYOUTLEASE_EVENT_BREAK, ev.type)
+		TH_LOG("XFS_IOC_SWAPEXT started no break");
+	test_cmd_unpin(self->lease_fd, id);
+	ASSERT_EQ(0, ll_wait_child(pid));
+	ASSERT_GT(TIMEOUT_MS, ll_now_ms() - t0);
+	ASSERT_EQ(LAYOUTLEASE_EVENT_BREAK_DONE,
+		  ll_next_event(self->lease_fd, 1000).type);
+	/* The data forks were swapped. */
+	ASSERT_EQ(variant->pinned ? 0x5a : (char)0xa5, self->map[0]);
+}
+
+/* The holder ignores the break: revoked at the deadline, then the swap. */
+TEST_F(swapext, breaks_forced)
+{
+	struct layoutlease_event ev;
+	long long t0, t;
+	__u64 id;
+	pid_t pid;
+
+	test_cmd_pin(self->lease_fd, self->map, self->len, &id);
+	t0 = ll_now_ms();
+	pid = swapext_child(self->fd[0], self->fd[1], self->len);
+	ev = ll_next_event(self->lease_fd, 5000);
+	ASSERT_EQ(LAYOUTLEASE_EVENT_BREAK, ev.type);
+	ASSERT_EQ(0, ll_wait_child(pid));
+	t = ll_now_ms() - t0;
+	TH_LOG("swap took %lld ms with a %d ms timeout", t, TIMEOUT_MS);
+	ASSERT_LE(TIMEOUT_MS - 20, t);
+	ASSERT_GT(TIMEOUT_MS + 2000, t);
+	ev = ll_next_event(self->lease_fd, 1000);
+	ASSERT_EQ(LAYOUTLEASE_EVENT_REVOKED, ev.type);
+	ASSERT_EQ(id, ev.pin_id);
+	test_err_unpin(ENOENT, self->lease_fd, id);
+}
+
+/* No pin, no break: the swap is not held up by a lease alone. */
+TEST_F(swapext, lease_without_pin)
+{
+	long long t0 = ll_now_ms();
+
+	ASSERT_EQ(0, ll_wait_child(swapext_child(self->fd[0], self->fd[1],
+						  self->len)));
+	ASSERT_GT(TIMEOUT_MS, ll_now_ms() - t0);
+	ASSERT_EQ(0, ll_next_event(self->lease_fd, 100).type);
+}
+
+TEST_HARNESS_MAIN
