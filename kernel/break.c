@@ -79,6 +79,16 @@ static unsigned long ll_break_scan_locked(struct ll_file *lf)
 	return lf->npins;
 }
 
+static bool ll_file_leased(struct address_space *mapping)
+{
+	bool leased;
+
+	rcu_read_lock();
+	leased = ll_file_lookup_rcu(mapping);
+	rcu_read_unlock();
+	return leased;
+}
+
 /* Returns the file's pins. */
 static unsigned long ll_break_mapping(struct address_space *mapping)
 {
@@ -126,13 +136,27 @@ void ll_break_wait(struct address_space *mapping)
 
 /*
  * The same operation, now holding @mapping's invalidate_lock for writing,
- * which keeps pins out until it is done: what its rescan would do.  Returns
- * true if pins were made before it locked (the caller unlocks and waits
- * again).
+ * which keeps pins out until it is done: what its rescan would do, and on
+ * 6.15 and later the removal of the DAX entries that the filesystem's own
+ * break does (see ll_dax_drop_entries()).  Returns true if the caller must
+ * unlock and wait again: pins were made before it locked, or a page is
+ * still busy.
  */
 bool ll_break_locked(struct address_space *mapping)
 {
-	return mapping && ll_break_mapping(mapping);
+	if (!mapping)
+		return false;
+	if (ll_break_mapping(mapping))
+		return true;
+	if (!ll_file_leased(mapping) || !ll_dax_drop_entries(mapping))
+		return false;
+	/*
+	 * A short-term reference (direct I/O, vmsplice) holds a page: wait
+	 * for it as the filesystem would, though not interruptibly (the
+	 * operation cannot fail here).
+	 */
+	schedule_timeout_idle(1);
+	return true;
 }
 
 /*

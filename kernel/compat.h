@@ -75,6 +75,24 @@ static inline void ll_ftrace_set_ip(struct ftrace_regs *fregs, unsigned long ip)
 }
 
 /*
+ * 6.15 made filesystems remove a file's DAX entries (dax_break_layout(),
+ * include/linux/dax.h) before they truncate its page cache, which WARNs on
+ * any entry left (truncate_folio_batch_exceptionals()).  An operation that
+ * skips the busy-page scan (hooks.c) skips that too: the module does it for
+ * a leased file once its pins are gone.  -ERESTARTSYS: a page is still busy
+ * (a short-term reference); before 6.15 there is nothing to do.
+ */
+#include <linux/dax.h>
+static inline int ll_dax_drop_entries(struct address_space *mapping)
+{
+#ifdef LL_HAVE_DAX_BREAK_LAYOUT
+	return dax_break_layout(mapping->host, 0, LLONG_MAX, NULL);
+#else
+	return 0;
+#endif
+}
+
+/*
  * 6.3 moved the file-lock API (vfs_setlease()) from fs.h to filelock.h.
  */
 #ifdef LL_HAVE_FILELOCK_H
