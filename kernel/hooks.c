@@ -125,13 +125,14 @@ static void ll_hook_unregister(struct ftrace_ops *ops, unsigned long addr)
 
 static int ll_hook_check(void)
 {
-	int (*volatile target)(void) = ll_hook_check_target;
+	int (*target)(void) = ll_hook_check_target;
 	unsigned long addr = (unsigned long)ll_hook_check_target;
 	int ret, got;
 
 	ret = ll_hook_register(&ll_check_ops, addr, "a function of its own");
 	if (ret)
 		return ret;
+	OPTIMIZER_HIDE_VAR(target);	/* a real call, not inlined */
 	got = target();
 	ll_hook_unregister(&ll_check_ops, addr);
 	if (got != 1) {
