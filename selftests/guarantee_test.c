@@ -444,7 +444,14 @@ TEST_F(g, faulting_reader_blocks_nobody)
 		ret = read(self->lease_fd, buf, sizeof(ev));
 		_exit(5);
 	}
-	ASSERT_EQ(1, read(ready[0], &err, 1));
+	close(ready[1]);
+	if (read(ready[0], &err, 1) != 1) {
+		ret = ll_wait_child(pid);
+		close(ready[0]);
+		if (ret == 1)
+			SKIP(return, "no userfaultfd on this kernel");
+		ASSERT_EQ(0, ret);
+	}
 	usleep(300000);		/* the child is in its fault now */
 	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
 	ASSERT_EQ(0, fcntl(self->lease_fd, F_SETFL, O_NONBLOCK));
@@ -461,9 +468,7 @@ TEST_F(g, faulting_reader_blocks_nobody)
 	ASSERT_EQ(-1, ret);
 	ASSERT_EQ(EAGAIN, err);
 	ASSERT_GT(1000, ll_now_ms() - t0);
-	/* Nothing it had was lost: the child's record went with the child. */
 	close(ready[0]);
-	close(ready[1]);
 }
 
 /*
