@@ -25,7 +25,7 @@ if [ -w $kmemleak ]; then
 	echo scan > $kmemleak && echo clear > $kmemleak
 fi
 
-# Three e820 pmem regions (memmap=512M!1G memmap=512M!2G memmap=256M!2560M), one
+# Three e820 pmem regions (memmap=512M!1G memmap=512M!2G memmap=512M!2624M), one
 # per filesystem and a scratch device: fsdax does not work on partitions.
 # crc32c_generic feeds libcrc32c on older kernels; newer ones lack it.
 modprobe -q crc32c_generic 2>/dev/null

@@ -5,6 +5,7 @@
  * must break the lease first, bounded by the timeout, like truncate.
  */
 #define _GNU_SOURCE
+#include <linux/fs.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <xfs/xfs.h>
@@ -159,6 +160,146 @@ TEST_F(swapext, lease_without_pin)
 						  self->len)));
 	ASSERT_GT(TIMEOUT_MS, ll_now_ms() - t0);
 	ASSERT_EQ(0, ll_next_event(self->lease_fd, 100).type);
+}
+
+/*
+ * XFS with reflink=1 on the scratch pmem device (6.12 and later mount it
+ * with dax=always; 6.1 refuses).  Reflink and dedupe break the lease of
+ * both files, the source's too: a process that can only read a pinned
+ * file can force its pins' revocation (Documentation/admin.rst).
+ */
+FIXTURE(reflink) {
+	int devfd;
+	int fd[2];		/* the pinned file, the other one */
+	int lease_fd;
+	char *map;
+	size_t len;
+	bool mounted;
+};
+
+FIXTURE_VARIANT(reflink) {
+	bool pinned_is_dest;
+	bool dedupe;
+};
+
+FIXTURE_VARIANT_ADD(reflink, clone_onto_pinned) { .pinned_is_dest = true };
+FIXTURE_VARIANT_ADD(reflink, clone_from_pinned) { .pinned_is_dest = false };
+FIXTURE_VARIANT_ADD(reflink, dedupe_onto_pinned) {
+	.pinned_is_dest = true, .dedupe = true,
+};
+FIXTURE_VARIANT_ADD(reflink, dedupe_from_pinned) {
+	.pinned_is_dest = false, .dedupe = true,
+};
+
+#define SCRATCH "/mnt/scratch"
+
+FIXTURE_SETUP(reflink)
+{
+	const char *dev = getenv("LL_SCRATCH");
+	char cmd[512], path[64];
+	int i;
+
+	self->map = MAP_FAILED;
+	self->lease_fd = self->fd[0] = self->fd[1] = -1;
+	page_size = sysconf(_SC_PAGESIZE);
+	self->len = NPAGES * page_size;
+	if (!dev)
+		SKIP(return, "no scratch pmem device (LL_SCRATCH)");
+	mkdir(SCRATCH, 0755);
+	snprintf(cmd, sizeof(cmd), "mkfs.xfs -q -f -m reflink=1 %s && "
+		 "mount -t xfs -o dax=always %s " SCRATCH " 2>/dev/null",
+		 dev, dev);
+	if (system(cmd))
+		SKIP(return, "XFS with reflink cannot be mounted with DAX here");
+	self->mounted = true;
+	self->devfd = ll_open();
+	ASSERT_LE(0, self->devfd);
+	for (i = 0; i < 2; i++) {
+		char *buf = malloc(self->len);
+
+		snprintf(path, sizeof(path), SCRATCH "/f%d", i);
+		self->fd[i] = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
+				   0600);
+		ASSERT_LE(0, self->fd[i]);
+		ASSERT_NE(NULL, buf);
+		/* The same bytes: dedupe shares only equal ranges. */
+		memset(buf, 0x5a, self->len);
+		ASSERT_EQ(self->len, pwrite(self->fd[i], buf, self->len, 0));
+		ASSERT_EQ(0, fsync(self->fd[i]));
+		free(buf);
+	}
+	self->map = mmap(NULL, self->len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 self->fd[0], 0);
+	ASSERT_NE(MAP_FAILED, self->map);
+	test_cmd_lease_create(self->fd[0], 0, self->len, TIMEOUT_MS,
+			      &self->lease_fd);
+}
+
+FIXTURE_TEARDOWN(reflink)
+{
+	if (!self->mounted)
+		return;
+	if (self->map != MAP_FAILED)
+		munmap(self->map, self->len);
+	close(self->lease_fd);
+	close(self->fd[0]);
+	close(self->fd[1]);
+	close(self->devfd);
+	if (system("umount " SCRATCH))
+		TH_LOG("umount " SCRATCH " failed");
+}
+
+/* Clone or dedupe between @src and @dst in a child that opened them anew. */
+static pid_t remap_child(const char *src, const char *dst, size_t len,
+			 bool dedupe)
+{
+	pid_t pid = fork();
+
+	if (!pid) {
+		/* The source only read: that is all FICLONE asks of it. */
+		int s = open(src, O_RDONLY), d = open(dst, O_RDWR);
+
+		if (s < 0 || d < 0)
+			_exit(10);
+		if (dedupe) {
+			struct {
+				struct file_dedupe_range r;
+				struct file_dedupe_range_info i;
+			} a = {
+				.r = { .src_offset = 0, .src_length = len,
+				       .dest_count = 1 },
+				.i = { .dest_fd = d, .dest_offset = 0 },
+			};
+
+			if (ioctl(s, FIDEDUPERANGE, &a))
+				_exit(errno);
+			_exit(a.i.status == FILE_DEDUPE_RANGE_SAME ? 0 : 11);
+		}
+		_exit(ioctl(d, FICLONE, s) ? errno : 0);
+	}
+	return pid;
+}
+
+TEST_F(reflink, breaks)
+{
+	const char *pinned = SCRATCH "/f0", *other = SCRATCH "/f1";
+	struct layoutlease_event ev;
+	long long t0;
+	__u64 id;
+	pid_t pid;
+
+	test_cmd_pin(self->lease_fd, self->map, self->len, &id);
+	t0 = ll_now_ms();
+	pid = variant->pinned_is_dest ?
+		remap_child(other, pinned, self->len, variant->dedupe) :
+		remap_child(pinned, other, self->len, variant->dedupe);
+	ev = ll_next_event(self->lease_fd, 5000);
+	ASSERT_EQ(LAYOUTLEASE_EVENT_BREAK, ev.type);
+	test_cmd_unpin(self->lease_fd, id);
+	ASSERT_EQ(0, ll_wait_child(pid));
+	ASSERT_GT(TIMEOUT_MS, ll_now_ms() - t0);
+	ASSERT_EQ(LAYOUTLEASE_EVENT_BREAK_DONE,
+		  ll_next_event(self->lease_fd, 1000).type);
 }
 
 TEST_HARNESS_MAIN
