@@ -34,7 +34,9 @@
  */
 #include <linux/fs.h>
 #include <linux/ftrace.h>
+#include <linux/kprobes.h>
 #include <linux/module.h>
+#include <linux/ptrace.h>
 
 #include "layoutlease.h"
 
@@ -142,19 +144,172 @@ static int ll_hook_check(void)
 	return 0;
 }
 
+/*
+ * ext4 refuses online defrag (EXT4_IOC_MOVE_EXT) of a DAX file, but checks
+ * only the original file: on a dax=inode mount a DAX donor's blocks, pinned
+ * maybe, move into a file that can be truncated.  EXT4_IOC_SWAP_BOOT moves
+ * a file's blocks to the boot loader inode without the busy scan.  The
+ * module completes ext4's refusal: both are EOPNOTSUPP for DAX files, the
+ * errno ext4 gives.  DAX-ness cannot change while a file is open, so the
+ * check has no window.  The probes make the call return at its entry (as
+ * fail_function does): a pre-handler that moves the instruction pointer
+ * to a function returning the errno, which needs a post-handler for the
+ * kprobe to be an IPMODIFY one on ftrace.
+ */
+/* include/uapi/linux/ext4.h, which 6.1's headers do not ship. */
+#define LL_EXT4_IOC_SWAP_BOOT _IO('f', 17)
+
+static noinline long ll_refuse_eopnotsupp(void)
+{
+	return -EOPNOTSUPP;
+}
+
+static void ll_refuse(struct pt_regs *regs)
+{
+	instruction_pointer_set(regs, (unsigned long)ll_refuse_eopnotsupp);
+}
+
+static bool ll_file_dax(unsigned long arg)
+{
+	struct file *file = (struct file *)arg;
+
+	return file && IS_DAX(file_inode(file));
+}
+
+/* ext4_move_extents(struct file *orig, struct file *donor, ...) */
+static int ll_move_ext_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	if (!ll_file_dax(regs_get_kernel_argument(regs, 1)))
+		return 0;
+	ll_refuse(regs);
+	return 1;
+}
+
+/* ext4_ioctl(struct file *filp, unsigned int cmd, unsigned long arg) */
+static int ll_ext4_ioctl_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	if ((unsigned int)regs_get_kernel_argument(regs, 1) != LL_EXT4_IOC_SWAP_BOOT ||
+	    !ll_file_dax(regs_get_kernel_argument(regs, 0)))
+		return 0;
+	ll_refuse(regs);
+	return 1;
+}
+
+static void ll_refuse_post(struct kprobe *kp, struct pt_regs *regs,
+			   unsigned long flags)
+{
+}
+
+static const struct kprobe ll_ext4_probe_defs[] = {
+	{ .symbol_name = "ext4_move_extents", .pre_handler = ll_move_ext_pre,
+	  .post_handler = ll_refuse_post, },
+	{ .symbol_name = "ext4_ioctl", .pre_handler = ll_ext4_ioctl_pre,
+	  .post_handler = ll_refuse_post, },
+};
+
+/*
+ * Under ll_ext4_mutex: the registered probes (a kprobe is registered again
+ * only from a fresh copy) and whether they are.
+ */
+static DEFINE_MUTEX(ll_ext4_mutex);
+static struct kprobe ll_ext4_kprobes[ARRAY_SIZE(ll_ext4_probe_defs)];
+static bool ll_ext4_hooked;
+
+static int ll_ext4_hook(void)
+{
+	unsigned int i;
+	int ret = 0;
+
+	lockdep_assert_held(&ll_ext4_mutex);
+	if (ll_ext4_hooked)
+		return 0;
+	for (i = 0; i < ARRAY_SIZE(ll_ext4_kprobes); i++) {
+		ll_ext4_kprobes[i] = ll_ext4_probe_defs[i];
+		ret = register_kprobe(&ll_ext4_kprobes[i]);
+		if (ret)
+			break;
+	}
+	if (ret) {
+		while (i--)
+			unregister_kprobe(&ll_ext4_kprobes[i]);
+		return ret;
+	}
+	ll_ext4_hooked = true;
+	return 0;
+}
+
+static void ll_ext4_unhook(void)
+{
+	unsigned int i;
+
+	lockdep_assert_held(&ll_ext4_mutex);
+	if (!ll_ext4_hooked)
+		return;
+	for (i = 0; i < ARRAY_SIZE(ll_ext4_kprobes); i++)
+		unregister_kprobe(&ll_ext4_kprobes[i]);
+	ll_ext4_hooked = false;
+}
+
+/* ext4 may be a module, loaded (or reloaded) after this one. */
+static int ll_module_event(struct notifier_block *nb, unsigned long state,
+			   void *data)
+{
+	struct module *mod = data;
+
+	if (strcmp(mod->name, "ext4"))
+		return NOTIFY_DONE;
+	mutex_lock(&ll_ext4_mutex);
+	if (state == MODULE_STATE_LIVE && ll_ext4_hook())
+		pr_err("cannot probe ext4: EXT4_IOC_MOVE_EXT and EXT4_IOC_SWAP_BOOT of DAX files are not refused\n");
+	else if (state == MODULE_STATE_GOING)
+		ll_ext4_unhook();
+	mutex_unlock(&ll_ext4_mutex);
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block ll_module_nb = {
+	.notifier_call = ll_module_event,
+};
+
 int ll_hooks_init(void)
 {
 	int ret = ll_hook_check();
 
 	if (ret)
 		return ret;
-	return ll_hook_register(&ll_lock_two_ops,
-				(unsigned long)filemap_invalidate_lock_two,
-				"filemap_invalidate_lock_two");
+	ret = register_module_notifier(&ll_module_nb);
+	if (ret)
+		return ret;
+	/* ext4 not loaded (-ENOENT): the notifier hooks it when it comes. */
+	mutex_lock(&ll_ext4_mutex);
+	ret = ll_ext4_hook();
+	mutex_unlock(&ll_ext4_mutex);
+	if (ret && ret != -ENOENT) {
+		pr_err("cannot probe ext4_move_extents and ext4_ioctl (%d)\n", ret);
+		goto out_notifier;
+	}
+	ret = ll_hook_register(&ll_lock_two_ops,
+			       (unsigned long)filemap_invalidate_lock_two,
+			       "filemap_invalidate_lock_two");
+	if (ret)
+		goto out_ext4;
+	return 0;
+
+out_ext4:
+	mutex_lock(&ll_ext4_mutex);
+	ll_ext4_unhook();
+	mutex_unlock(&ll_ext4_mutex);
+out_notifier:
+	unregister_module_notifier(&ll_module_nb);
+	return ret;
 }
 
 void ll_hooks_exit(void)
 {
 	ll_hook_unregister(&ll_lock_two_ops,
 			   (unsigned long)filemap_invalidate_lock_two);
+	unregister_module_notifier(&ll_module_nb);
+	mutex_lock(&ll_ext4_mutex);
+	ll_ext4_unhook();
+	mutex_unlock(&ll_ext4_mutex);
 }

@@ -12,6 +12,19 @@
 
 #include "layoutlease_utils.h"
 
+/* From the kernel's <linux/ext4.h> (uapi), which older libc headers lack. */
+struct move_extent {
+	__u32 reserved;
+	__u32 donor_fd;
+	__u64 orig_start;
+	__u64 donor_start;
+	__u64 len;
+	__u64 moved_len;
+};
+
+#define EXT4_IOC_MOVE_EXT _IOWR('f', 15, struct move_extent)
+#define EXT4_IOC_SWAP_BOOT _IO('f', 17)
+
 #define NPAGES 16
 #define TIMEOUT_MS 300
 
@@ -300,6 +313,71 @@ TEST_F(reflink, breaks)
 	ASSERT_GT(TIMEOUT_MS, ll_now_ms() - t0);
 	ASSERT_EQ(LAYOUTLEASE_EVENT_BREAK_DONE,
 		  ll_next_event(self->lease_fd, 1000).type);
+}
+
+/*
+ * ext4 refuses EXT4_IOC_MOVE_EXT of a DAX file but checks only the
+ * original: on a dax=inode mount a DAX donor's blocks would move into a
+ * plain file.  With the module both DAX roles are refused (EOPNOTSUPP).
+ */
+TEST(ext4_move_ext_dax_donor_refused)
+{
+	const char *dev = getenv("LL_SCRATCH");
+	struct fsxattr fa;
+	struct move_extent me = { 0 };
+	char buf[65536];
+	int dir, orig, donor, ret, err;
+
+	if (!dev)
+		SKIP(return, "no scratch pmem device (LL_SCRATCH)");
+	mkdir(SCRATCH, 0755);
+	snprintf(buf, sizeof(buf), "mkfs.ext4 -q -F -b 4096 %s && "
+		 "mount -t ext4 -o dax=inode %s " SCRATCH, dev, dev);
+	ASSERT_EQ(0, system(buf));
+	/* Files made in a directory with FS_XFLAG_DAX are DAX. */
+	ASSERT_EQ(0, mkdir(SCRATCH "/dax", 0755));
+	dir = open(SCRATCH "/dax", O_RDONLY | O_DIRECTORY);
+	ASSERT_LE(0, dir);
+	ASSERT_EQ(0, ioctl(dir, FS_IOC_FSGETXATTR, &fa));
+	fa.fsx_xflags |= FS_XFLAG_DAX;
+	ASSERT_EQ(0, ioctl(dir, FS_IOC_FSSETXATTR, &fa));
+	close(dir);
+	orig = open(SCRATCH "/orig", O_RDWR | O_CREAT, 0600);
+	donor = open(SCRATCH "/dax/donor", O_RDWR | O_CREAT, 0600);
+	ASSERT_LE(0, orig);
+	ASSERT_LE(0, donor);
+	memset(buf, 0x5a, sizeof(buf));
+	ASSERT_EQ(sizeof(buf), pwrite(orig, buf, sizeof(buf), 0));
+	memset(buf, 0xa5, sizeof(buf));
+	ASSERT_EQ(sizeof(buf), pwrite(donor, buf, sizeof(buf), 0));
+	ASSERT_EQ(0, fsync(orig));
+	ASSERT_EQ(0, fsync(donor));
+	me.donor_fd = donor;
+	me.len = sizeof(buf) / 4096;
+	ret = ioctl(orig, EXT4_IOC_MOVE_EXT, &me);
+	err = errno;
+	close(orig);
+	close(donor);
+	ASSERT_EQ(0, system("umount " SCRATCH));
+	ASSERT_EQ(-1, ret);
+	ASSERT_EQ(EOPNOTSUPP, err);
+	ASSERT_EQ(0, me.moved_len);
+}
+
+/* EXT4_IOC_SWAP_BOOT would move a DAX file's blocks to the boot inode. */
+TEST(ext4_swap_boot_dax_refused)
+{
+	static char buf[65536];
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/swapboot.%d", ll_mount("ext4"), getpid());
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(sizeof(buf), pwrite(fd, buf, sizeof(buf), 0));
+	EXPECT_ERRNO(EOPNOTSUPP, ioctl(fd, EXT4_IOC_SWAP_BOOT));
+	close(fd);
+	unlink(path);
 }
 
 TEST_HARNESS_MAIN
