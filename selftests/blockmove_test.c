@@ -8,6 +8,7 @@
 #include <linux/fs.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/swap.h>
 #include <xfs/xfs.h>
 
 #include "layoutlease_utils.h"
@@ -378,6 +379,47 @@ TEST(ext4_swap_boot_dax_refused)
 	EXPECT_ERRNO(EOPNOTSUPP, ioctl(fd, EXT4_IOC_SWAP_BOOT));
 	close(fd);
 	unlink(path);
+}
+
+/*
+ * swapon of a DAX file: the swap code would write straight to blocks that
+ * pins give devices.  Stock kernels refuse it (EINVAL from the swap
+ * activation on XFS and ext4, measured on 6.1, 6.12 and 7.2), leased or
+ * not, and the lease and its pin are intact after.
+ */
+TEST(swapon_of_dax_refused)
+{
+	static const char *const fs[] = { "xfs", "ext4" };
+	static char buf[1 << 20];
+	char path[256], cmd[300];
+	int i, j, devfd = ll_open(), fd, lease_fd;
+	__u64 id;
+	char *m;
+
+	ASSERT_LE(0, devfd);
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/swap.%d", ll_mount(fs[i]), getpid());
+		fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		ASSERT_LE(0, fd);
+		for (j = 0; j < 16; j++)
+			ASSERT_EQ(sizeof(buf), write(fd, buf, sizeof(buf)));
+		ASSERT_EQ(0, fsync(fd));
+		snprintf(cmd, sizeof(cmd), "mkswap -q %s", path);
+		ASSERT_EQ(0, system(cmd));
+		EXPECT_ERRNO(EINVAL, swapon(path, 0));
+		m = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		ASSERT_NE(MAP_FAILED, m);
+		ASSERT_EQ(0, _test_cmd_lease_create(devfd, fd, 0, 1 << 20, 0, 0,
+						    &lease_fd));
+		ASSERT_EQ(0, _test_cmd_pin(lease_fd, m, 1 << 20, 0, &id));
+		EXPECT_ERRNO(EINVAL, swapon(path, 0));
+		EXPECT_EQ(0, _test_cmd_unpin(lease_fd, id));
+		munmap(m, 1 << 20);
+		close(lease_fd);
+		close(fd);
+		unlink(path);
+	}
+	close(devfd);
 }
 
 TEST_HARNESS_MAIN
