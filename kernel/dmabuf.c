@@ -47,6 +47,7 @@
 #include <linux/dma-mapping.h>
 #include <linux/dma-resv.h>
 #include <linux/file.h>
+#include <linux/kallsyms.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 
@@ -167,6 +168,23 @@ static bool ll_pin_allowed(struct dma_buf_attachment *attach)
 	return ll_pin_revocable(attach);
 }
 
+/*
+ * On 6.1 and 6.12 (LL_DMABUF_PIN_ON_MAP) the core pins a dynamic importer's
+ * buffer for each mapping: dma_buf_map_attachment() calls our pin op right
+ * before it maps.  Any other caller is the importer's own dma_buf_pin(),
+ * which move_notify would never undo, even when it comes after a mapping
+ * (which the map-time count cannot see): refused.  Fail-closed: were the
+ * core's caller ever named otherwise, mappings would fail, not pins pass.
+ */
+static bool ll_pin_for_map(unsigned long caller)
+{
+	static const char core[] = "dma_buf_map_attachment";
+	char sym[KSYM_SYMBOL_LEN];
+
+	sprint_symbol_no_offset(sym, caller);
+	return !strncmp(sym, core, sizeof(core) - 1);
+}
+
 static int ll_dmabuf_pin(struct dma_buf_attachment *attach)
 {
 	struct ll_export *ex = attach->dmabuf->priv;
@@ -176,6 +194,9 @@ static int ll_dmabuf_pin(struct dma_buf_attachment *attach)
 	if (ex->revoked)
 		return -ENOLINK;
 	if (!ll_pin_allowed(attach))
+		return -EOPNOTSUPP;
+	if (LL_DMABUF_PIN_ON_MAP && attach->importer_ops &&
+	    !READ_ONCE(ll_allow_pinned_importers) && !ll_pin_for_map(_RET_IP_))
 		return -EOPNOTSUPP;
 	la->pins++;
 	ex->pins++;

@@ -323,6 +323,11 @@ TEST_F(exp, pinned_importers_refused)
 	ASSERT_EQ(0, lli_attach(imp2, self->dmabuf_fd, LLI_DYNAMIC));
 	ASSERT_EQ(0, lli_write(imp2, 0, 8, 0x11, 0));
 	EXPECT_EQ(0x11, self->map[0]);
+	/* ...until it pins after it mapped: refused too, on every kernel. */
+	EXPECT_ERRNO(EOPNOTSUPP, ioctl(imp2, LLI_IOC_PIN));
+	EXPECT_EQ(0, lli_status(imp2).pinned);
+	ASSERT_EQ(0, lli_write(imp2, 0, 8, 0x12, 0));
+	EXPECT_EQ(0x12, self->map[0]);
 	close(imp2);
 	test_cmd_unpin(self->lease_fd, self->pin_id);
 }

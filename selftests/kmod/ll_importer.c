@@ -434,6 +434,16 @@ static long lli_ioctl(struct file *filp, unsigned int cmd, unsigned long arg)
 		spin_unlock(&d->st_lock);
 		ret = copy_to_user(uarg, &st, sizeof(st)) ? -EFAULT : 0;
 		break;
+	case LLI_IOC_PIN:
+		ret = -ENXIO;
+		if (d->dmabuf && d->mode == LLI_DYNAMIC && !d->st.pinned) {
+			dma_resv_lock(d->dmabuf->resv, NULL);
+			ret = dma_buf_pin(d->attach);
+			if (!ret)
+				d->st.pinned = 1;
+			dma_resv_unlock(d->dmabuf->resv);
+		}
+		break;
 	case LLI_IOC_DETACH:
 		ret = d->dmabuf ? 0 : -ENXIO;
 		lli_detach(d);

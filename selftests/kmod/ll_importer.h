@@ -62,5 +62,7 @@ struct lli_status {
 #define LLI_IOC_READ _IOWR(LLI_TYPE, 4, struct lli_access)
 #define LLI_IOC_STATUS _IOR(LLI_TYPE, 5, struct lli_status)
 #define LLI_IOC_DETACH _IO(LLI_TYPE, 6)
+/* A dynamic, mapped attachment calls dma_buf_pin() (map first, pin later). */
+#define LLI_IOC_PIN _IO(LLI_TYPE, 7)
 
 #endif /* _LL_IMPORTER_H */
