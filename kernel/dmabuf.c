@@ -316,6 +316,47 @@ struct ll_export *ll_export_unlink_locked(struct ll_pin *pin)
 	return ex;
 }
 
+/* How often a revocation that waits for its importers says so. */
+#define LL_REVOKE_REPORT_MS 10000
+
+/*
+ * An importer breaks the dma-buf contract, or an opted-in pinned importer
+ * takes its time: the pages stay pinned (a device may still write them), so
+ * the filesystem operation waits, and the kernel log says who it waits for.
+ */
+static void ll_export_report(struct ll_export *ex, struct dma_buf *dmabuf,
+			     const char *what, unsigned int seconds)
+{
+	struct dma_buf_attachment *a;
+
+	pr_warn("lease %llu: a revocation has waited %u s: %s\n",
+		ex->lease->id, seconds, what);
+	dma_resv_lock(dmabuf->resv, NULL);
+	list_for_each_entry(a, &dmabuf->attachments, node)
+		pr_warn("lease %llu: importer %s %s\n", ex->lease->id,
+			dev_driver_string(a->dev), dev_name(a->dev));
+	dma_resv_unlock(dmabuf->resv);
+}
+
+static void ll_export_wait(struct ll_export *ex, struct dma_buf *dmabuf)
+{
+	unsigned long step = msecs_to_jiffies(LL_REVOKE_REPORT_MS);
+	unsigned int seconds = 0;
+
+	while (!dma_resv_wait_timeout(dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP,
+				      false, step)) {
+		seconds += LL_REVOKE_REPORT_MS / 1000;
+		ll_export_report(ex, dmabuf, "its fences have not signaled",
+				 seconds);
+	}
+	while (!wait_event_idle_timeout(ex->waitq, !READ_ONCE(ex->maps) &&
+					!READ_ONCE(ex->pins), step)) {
+		seconds += LL_REVOKE_REPORT_MS / 1000;
+		ll_export_report(ex, dmabuf, "importers still map or pin it",
+				 seconds);
+	}
+}
+
 static void ll_export_do_revoke(struct ll_export *ex)
 {
 	struct dma_buf *dmabuf;
@@ -331,13 +372,10 @@ static void ll_export_do_revoke(struct ll_export *ex)
 		 * dma-fences signal in bounded time (a device that hangs is
 		 * reset by its driver); the importers promised to unmap
 		 * after move_notify; pinned importers exist only by opt-in,
-		 * and may take as long as they like: an idle wait, which the
-		 * hung-task detector leaves alone.
+		 * and may take as long as they like: idle waits, which the
+		 * hung-task detector leaves alone, reported every 10 s.
 		 */
-		dma_resv_wait_timeout(dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP,
-				      false, MAX_SCHEDULE_TIMEOUT);
-		wait_event_idle(ex->waitq,
-				!READ_ONCE(ex->maps) && !READ_ONCE(ex->pins));
+		ll_export_wait(ex, dmabuf);
 	}
 	mutex_unlock(&ex->lock);
 }

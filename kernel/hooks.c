@@ -185,7 +185,7 @@ static int ll_move_ext_pre(struct kprobe *kp, struct pt_regs *regs)
 	return 1;
 }
 
-/* ext4_ioctl(struct file *filp, unsigned int cmd, unsigned long arg) */
+/* __ext4_ioctl(struct file *filp, unsigned int cmd, unsigned long arg) */
 static int ll_ext4_ioctl_pre(struct kprobe *kp, struct pt_regs *regs)
 {
 	if ((unsigned int)regs_get_kernel_argument(regs, 1) != LL_EXT4_IOC_SWAP_BOOT ||
@@ -203,7 +203,8 @@ static void ll_refuse_post(struct kprobe *kp, struct pt_regs *regs,
 static const struct kprobe ll_ext4_probe_defs[] = {
 	{ .symbol_name = "ext4_move_extents", .pre_handler = ll_move_ext_pre,
 	  .post_handler = ll_refuse_post, },
-	{ .symbol_name = "ext4_ioctl", .pre_handler = ll_ext4_ioctl_pre,
+	/* Not ext4_ioctl(): ext4_compat_ioctl() jumps past it, to this. */
+	{ .symbol_name = "__ext4_ioctl", .pre_handler = ll_ext4_ioctl_pre,
 	  .post_handler = ll_refuse_post, },
 };
 
@@ -230,6 +231,9 @@ static int ll_ext4_hook(void)
 			break;
 	}
 	if (ret) {
+		/* ENOENT for the first: ext4 is not loaded; later: missing. */
+		if (ret == -ENOENT && i)
+			ret = -EOPNOTSUPP;
 		while (i--)
 			unregister_kprobe(&ll_ext4_kprobes[i]);
 		return ret;
@@ -285,7 +289,7 @@ int ll_hooks_init(void)
 	ret = ll_ext4_hook();
 	mutex_unlock(&ll_ext4_mutex);
 	if (ret && ret != -ENOENT) {
-		pr_err("cannot probe ext4_move_extents and ext4_ioctl (%d)\n", ret);
+		pr_err("cannot probe ext4_move_extents and __ext4_ioctl (%d)\n", ret);
 		goto out_notifier;
 	}
 	ret = ll_hook_register(&ll_lock_two_ops,
