@@ -273,51 +273,6 @@ TEST_F(g, break_done_follows_break)
 	}
 }
 
-static int send_fd(int sock, int fd)
-{
-	char c = 0;
-	struct iovec iov = { .iov_base = &c, .iov_len = 1 };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
-}
-
-static int recv_fd(int sock)
-{
-	char c;
-	struct iovec iov = { .iov_base = &c, .iov_len = 1 };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = u.buf, .msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *cm;
-	int fd;
-
-	if (recvmsg(sock, &msg, 0) != 1)
-		return -1;
-	cm = CMSG_FIRSTHDR(&msg);
-	if (!cm || cm->cmsg_type != SCM_RIGHTS)
-		return -1;
-	memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	return fd;
-}
-
 /* In a child: UNPIN and EXPORT of @id fail with EPERM; exit code 0 if so. */
 static int foreign_pin_refused(int lease_fd, __u64 id)
 {
@@ -355,10 +310,10 @@ TEST_F(g, pin_belongs_to_its_maker)
 			close(self->lease_fd);
 			if (uid && setresuid(65534, 65534, 65534))
 				_exit(10);
-			fd = recv_fd(sv[1]);
+			fd = ll_recv_fd(sv[1]);
 			_exit(fd < 0 ? 11 : foreign_pin_refused(fd, id));
 		}
-		ASSERT_EQ(0, send_fd(sv[0], self->lease_fd));
+		ASSERT_EQ(0, ll_send_fd(sv[0], self->lease_fd));
 		ASSERT_EQ(0, ll_wait_child(pid));
 		close(sv[0]);
 		close(sv[1]);

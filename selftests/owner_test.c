@@ -48,39 +48,6 @@ static int wait_event_type(int lease_fd, int ms)
 	return ll_next_event(lease_fd, ms).type;
 }
 
-static int send_fd(int sock, int fd)
-{
-	char c = 0, cbuf[CMSG_SPACE(sizeof(int))] = { 0 };
-	struct iovec iov = { .iov_base = &c, .iov_len = 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	return sendmsg(sock, &msg, 0) == 1 ? 0 : -1;
-}
-
-static int recv_fd(int sock)
-{
-	char c, cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { .iov_base = &c, .iov_len = 1 };
-	struct msghdr msg = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf, .msg_controllen = sizeof(cbuf),
-	};
-	int fd;
-
-	if (recvmsg(sock, &msg, 0) != 1 || !CMSG_FIRSTHDR(&msg))
-		return -1;
-	memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(int));
-	return fd;
-}
-
 FIXTURE(own) {
 	int devfd, fd, lease_fd;
 	char path[256];
@@ -148,7 +115,7 @@ TEST_F(own, si_fd_per_process)
 			close(self->lease_fd);
 		} else if (i == 1) {	/* SCM_RIGHTS into a fresh process */
 			close(self->lease_fd);
-			fd = recv_fd(sv[1]);
+			fd = ll_recv_fd(sv[1]);
 		}
 		if (_test_cmd_owner(fd, fd, SIGUSR2))
 			_exit(1);
@@ -164,7 +131,7 @@ TEST_F(own, si_fd_per_process)
 			_exit(3);
 		_exit(0);
 	}
-	ASSERT_EQ(0, send_fd(sv[0], self->lease_fd));
+	ASSERT_EQ(0, ll_send_fd(sv[0], self->lease_fd));
 	for (i = 0; i < 3; i++)
 		ASSERT_EQ(sizeof(int), read(pipes[i][0], &report[i], sizeof(int)));
 	catch(SIGUSR1);
