@@ -379,6 +379,52 @@ TEST_F_TIMEOUT(exp, pinned_importer_opt_in, 120)
 	}
 }
 
+/*
+ * An accepted importer that never unmaps after move_notify breaks the
+ * dma-buf contract: the pages stay pinned (a device may still write them),
+ * the truncate waits, and every 10 s the kernel log says for whom.
+ */
+/* Lines of the kernel log that match @pattern (grep -E). */
+static int klog_count(const char *pattern)
+{
+	char cmd[256];
+	FILE *p;
+	int n = -1;
+
+	snprintf(cmd, sizeof(cmd), "dmesg | grep -cE '%s'", pattern);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	if (fscanf(p, "%d", &n) != 1)
+		n = -1;
+	pclose(p);
+	return n;
+}
+
+TEST_F_TIMEOUT(exp, contract_breaker_reported, 120)
+{
+	const char *waited = "a revocation has waited 10 s: importers still map";
+	const char *named = "importer .*ll_importer";
+	int waited0 = klog_count(waited), named0 = klog_count(named);
+	pid_t child;
+	int status;
+
+	ASSERT_EQ(0, lli_attach(self->imp, self->dmabuf_fd, LLI_STUBBORN));
+	child = ll_truncate_child(self->path, 0);
+	ASSERT_EQ(LAYOUTLEASE_EVENT_BREAK, ll_next_event(self->lease_fd, 5000).type);
+	usleep((TIMEOUT_MS + 11000) * 1000);
+	EXPECT_EQ(0, waitpid(child, &status, WNOHANG));
+	EXPECT_LT(waited0, klog_count(waited));
+	EXPECT_LT(named0, klog_count(named));
+	EXPECT_EQ(0, lli_status(self->imp).unpinned_access);
+	ASSERT_EQ(0, ioctl(self->imp, LLI_IOC_DETACH));
+	ASSERT_EQ(0, ll_wait_child(child));
+	EXPECT_EQ(LAYOUTLEASE_EVENT_REVOKED,
+		  ll_next_event(self->lease_fd, 2000).type);
+	while (ll_next_event(self->lease_fd, 100).type)
+		;
+}
+
 /* munmap of the pinned range revokes the importer first (notifier path). */
 TEST_F(exp, munmap_revokes_importer)
 {

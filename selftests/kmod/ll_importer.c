@@ -295,7 +295,7 @@ static int lli_attach(struct lli_dev *d, struct lli_attach *arg)
 
 	if (d->dmabuf)
 		return -EBUSY;
-	if (arg->mode > LLI_STATIC)
+	if (arg->mode > LLI_STUBBORN)
 		return -EINVAL;
 	dmabuf = dma_buf_get(arg->dmabuf_fd);
 	if (IS_ERR(dmabuf))
