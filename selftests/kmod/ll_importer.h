@@ -16,8 +16,7 @@ enum ll_importer_mode {
 	LLI_DYNAMIC = 0,	/* dma_buf_dynamic_attach with move_notify */
 	LLI_PINNED = 1,		/* dynamic attach, then dma_buf_pin() */
 	LLI_STATIC = 2,		/* dma_buf_attach(): no importer ops */
-	LLI_STUBBORN = 3,	/* dynamic, but never unmaps when told: a
-				 * driver that breaks the dma-buf contract */
+	LLI_STUBBORN = 3,	/* dynamic, never unmaps: breaks the contract */
 };
 
 /* Attach to a dma-buf and map it, as ib_umem_dmabuf_get{,_pinned}() do. */
