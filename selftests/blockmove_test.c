@@ -134,7 +134,8 @@ TEST_F(swapext, breaks_cooperative)
 		TH_LOG("XFS_IOC_SWAPEXT started no break");
 	test_cmd_unpin(self->lease_fd, id);
 	ASSERT_EQ(0, ll_wait_child(pid));
-	ASSERT_GT(TIMEOUT_MS, ll_now_ms() - t0);
+	/* Not revoked (the unpin found the pin): no deadline waited for. */
+	ASSERT_GT(5000, ll_now_ms() - t0);
 	ASSERT_EQ(LAYOUTLEASE_EVENT_BREAK_DONE,
 		  ll_next_event(self->lease_fd, 1000).type);
 	/* The data forks were swapped. */
@@ -311,7 +312,8 @@ TEST_F(reflink, breaks)
 	ASSERT_EQ(LAYOUTLEASE_EVENT_BREAK, ev.type);
 	test_cmd_unpin(self->lease_fd, id);
 	ASSERT_EQ(0, ll_wait_child(pid));
-	ASSERT_GT(TIMEOUT_MS, ll_now_ms() - t0);
+	/* Not revoked (the unpin found the pin): no deadline waited for. */
+	ASSERT_GT(5000, ll_now_ms() - t0);
 	ASSERT_EQ(LAYOUTLEASE_EVENT_BREAK_DONE,
 		  ll_next_event(self->lease_fd, 1000).type);
 }
@@ -406,7 +408,13 @@ TEST(swapon_of_dax_refused)
 		ASSERT_EQ(0, fsync(fd));
 		snprintf(cmd, sizeof(cmd), "mkswap -q %s", path);
 		ASSERT_EQ(0, system(cmd));
-		EXPECT_ERRNO(EINVAL, swapon(path, 0));
+		if (swapon(path, 0) && errno == ENOSYS) {
+			close(fd);
+			unlink(path);
+			close(devfd);
+			SKIP(return, "no swap in this kernel");
+		}
+		EXPECT_EQ(EINVAL, errno);
 		m = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 		ASSERT_NE(MAP_FAILED, m);
 		ASSERT_EQ(0, _test_cmd_lease_create(devfd, fd, 0, 1 << 20, 0, 0,
