@@ -409,6 +409,10 @@ TEST_F_TIMEOUT(exp, contract_breaker_reported, 120)
 	pid_t child;
 	int status;
 
+	/* 11 s a run: once, the report does not depend on the filesystem. */
+	if (strcmp(variant->fs, "xfs"))
+		SKIP(return, "run on XFS only");
+
 	ASSERT_EQ(0, lli_attach(self->imp, self->dmabuf_fd, LLI_STUBBORN));
 	child = ll_truncate_child(self->path, 0);
 	ASSERT_EQ(LAYOUTLEASE_EVENT_BREAK, ll_next_event(self->lease_fd, 5000).type);

@@ -143,9 +143,9 @@ TEST_F(g, unpin_races_munmap)
 
 	ASSERT_EQ(0, ftruncate(self->fd, big));
 	test_cmd_lease_create(self->fd, 0, big, 0, &lease_fd);
-	/* 300 rounds, or what 15 s allow (the debug kernel is slower). */
+	/* 200 rounds, or what 8 s allow (the debug kernel is slower). */
 	t0 = ll_now_ms();
-	for (i = 0; i < 300 && ll_now_ms() - t0 < 15000; i++) {
+	for (i = 0; i < 200 && ll_now_ms() - t0 < 8000; i++) {
 		struct racer r = { .len = big };
 		pthread_t t;
 
@@ -511,7 +511,7 @@ TEST_F(g, revoked_pin_is_gone)
 
 	munmap(self->map, self->len);
 	self->map = MAP_FAILED;
-	for (i = 0; i < 500; i++) {
+	for (i = 0; i < 200; i++) {
 		char *m = mmap(NULL, page_size, PROT_READ | PROT_WRITE,
 			       MAP_SHARED, self->fd, 0);
 		__u64 id;
