@@ -21,6 +21,7 @@
  *
  * Copyright (C) 2026 The layoutlease authors
  */
+#include <linux/dax.h>
 #include <linux/kprobes.h>
 #include <linux/ktime.h>
 #include <linux/rcupdate.h>
@@ -166,11 +167,7 @@ bool ll_break_locked(struct address_space *mapping)
  * is the mapping, read with regs_get_kernel_argument() (any calling
  * convention the kernel has).
  */
-static int ll_break_kprobe(struct kprobe *kp, struct pt_regs *regs)
-{
-	ll_break_mapping((void *)regs_get_kernel_argument(regs, 0));
-	return 0;
-}
+static int ll_break_kprobe(struct kprobe *kp, struct pt_regs *regs);
 
 static struct kprobe ll_kprobes[] = {
 	{ .symbol_name = "dax_layout_busy_page_range",
@@ -178,6 +175,127 @@ static struct kprobe ll_kprobes[] = {
 	{ .symbol_name = "dax_layout_busy_page",
 	  .pre_handler = ll_break_kprobe, },
 };
+
+/*
+ * The trigger's sentinel.  A probe can stop firing while it stays
+ * registered: "echo 0 > /sys/kernel/debug/kprobes/enabled" disarms every
+ * kprobe of the kernel, and no one tells their owners.  Truncates of
+ * pinned files would then wait as in stock, for pins no break ends.  So
+ * the module calls each probed entry itself with a mapping of no file,
+ * which the scan returns from at once (no host, so not DAX), and counts
+ * the probes' hits on it: at load (no hit, no load), before every pin, and
+ * every LL_SENTINEL_MS while a lease exists (ll_sentinel_work).  Found
+ * dead, the trigger is taken for a break of every file: pins are refused
+ * (ENXIO) and every file with pins breaks as if truncated, its holders
+ * told and their pins revoked at their deadline.  That bounds the wait of
+ * a truncate caught by a disarm to the sentinel's period plus the timeout.
+ * ftrace, the other way to silence a probe on a function's entry
+ * (sysctl kernel.ftrace_enabled=0), is kept on by hooks.c's permanent
+ * ftrace_ops.
+ */
+#define LL_SENTINEL_MS 500
+
+static struct address_space ll_sentinel_mapping;
+static atomic_t ll_sentinel_hits[ARRAY_SIZE(ll_kprobes)];
+/* Under ll_trigger_lock; read locklessly, and under ll_file.lock by pins. */
+static bool ll_trigger_dead;
+static DEFINE_MUTEX(ll_trigger_lock);
+
+static int ll_break_kprobe(struct kprobe *kp, struct pt_regs *regs)
+{
+	struct address_space *mapping = (void *)regs_get_kernel_argument(regs, 0);
+
+	if (mapping == &ll_sentinel_mapping)
+		atomic_inc(&ll_sentinel_hits[kp - ll_kprobes]);
+	else
+		ll_break_mapping(mapping);
+	return 0;
+}
+
+/* Does every probe fire?  (A concurrent caller's hit proves it too.) */
+static bool ll_trigger_fires(void)
+{
+	int before[ARRAY_SIZE(ll_kprobes)];
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(ll_kprobes); i++)
+		before[i] = atomic_read(&ll_sentinel_hits[i]);
+	dax_layout_busy_page_range(&ll_sentinel_mapping, 0, 0);
+	dax_layout_busy_page(&ll_sentinel_mapping);
+	for (i = 0; i < ARRAY_SIZE(ll_kprobes); i++)
+		if (atomic_read(&ll_sentinel_hits[i]) == before[i])
+			return false;
+	return true;
+}
+
+/* A break of every file with pins, under ll_files_lock. */
+static void ll_break_all(void)
+{
+	struct ll_lease *lease;
+
+	mutex_lock(&ll_files_lock);
+	list_for_each_entry(lease, &ll_all_leases, all_node) {
+		spin_lock(&lease->lf->lock);
+		ll_break_start_locked(lease->lf);
+		spin_unlock(&lease->lf->lock);
+	}
+	mutex_unlock(&ll_files_lock);
+}
+
+/*
+ * Check the trigger, and act on a change.  Returns whether it fires.  The
+ * flag goes up before the walk, and a pin checks it under ll_file.lock: a
+ * pin is either refused or seen by ll_break_all().
+ */
+bool ll_trigger_check(void)
+{
+	bool fires = ll_trigger_fires();
+
+	if (fires == !READ_ONCE(ll_trigger_dead))
+		return fires;
+	mutex_lock(&ll_trigger_lock);
+	fires = ll_trigger_fires();
+	if (fires != !ll_trigger_dead) {
+		WRITE_ONCE(ll_trigger_dead, !fires);
+		if (fires) {
+			pr_info("the break trigger fires again: pins are granted\n");
+		} else {
+			pr_err("the break trigger does not fire (kprobes disarmed in /sys/kernel/debug/kprobes/enabled?): pins refused, every pinned file breaks\n");
+			ll_break_all();
+		}
+	}
+	mutex_unlock(&ll_trigger_lock);
+	return fires;
+}
+
+/* For a pin, under ll_file.lock: refused while the trigger is dead. */
+bool ll_trigger_dead_locked(struct ll_file *lf)
+{
+	lockdep_assert_held(&lf->lock);
+	return READ_ONCE(ll_trigger_dead);
+}
+
+static void ll_sentinel_fn(struct work_struct *work);
+static DECLARE_DELAYED_WORK(ll_sentinel_work, ll_sentinel_fn);
+
+static void ll_sentinel_fn(struct work_struct *work)
+{
+	bool leases;
+
+	ll_trigger_check();
+	mutex_lock(&ll_files_lock);
+	leases = !list_empty(&ll_all_leases);
+	mutex_unlock(&ll_files_lock);
+	if (leases)
+		ll_sentinel_start();
+}
+
+/* Watch the trigger while leases exist (called at every lease's making). */
+void ll_sentinel_start(void)
+{
+	queue_delayed_work(system_wq, &ll_sentinel_work,
+			   msecs_to_jiffies(LL_SENTINEL_MS));
+}
 
 /*
  * A compiler's private copy of a scan entry (foo.part.0, foo.constprop.0,
@@ -350,6 +468,11 @@ int ll_break_init(void)
 			goto out_unregister;
 		}
 	}
+	if (!ll_trigger_fires()) {
+		pr_err("the break probes do not fire (kprobes disarmed in /sys/kernel/debug/kprobes/enabled?)\n");
+		ret = -EOPNOTSUPP;
+		goto out_unregister;
+	}
 	return 0;
 
 out_unregister:
@@ -364,6 +487,7 @@ void ll_break_exit(void)
 {
 	unsigned int i;
 
+	cancel_delayed_work_sync(&ll_sentinel_work);
 	for (i = 0; i < ARRAY_SIZE(ll_kprobes); i++)
 		unregister_kprobe(&ll_kprobes[i]);
 	ll_files_flush();

@@ -74,10 +74,15 @@ static void notrace ll_ftrace_redirect(unsigned long ip, unsigned long parent_ip
 		ll_ftrace_set_ip(fregs, (unsigned long)ll_invalidate_lock_two);
 }
 
+/*
+ * Permanent, as livepatch's: while it is registered, sysctl
+ * kernel.ftrace_enabled=0 fails (EBUSY) instead of silencing this hook and
+ * the ftrace-based kprobes of break.c and below.
+ */
 static struct ftrace_ops ll_lock_two_ops = {
 	.func = ll_ftrace_redirect,
 	.flags = FTRACE_OPS_FL_SAVE_REGS | FTRACE_OPS_FL_IPMODIFY |
-		 FTRACE_OPS_FL_RECURSION,
+		 FTRACE_OPS_FL_RECURSION | FTRACE_OPS_FL_PERMANENT,
 };
 
 /* The load-time check: a call of this returns 1 only if redirected. */

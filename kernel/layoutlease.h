@@ -258,6 +258,9 @@ void ll_revoke_work(struct work_struct *work);
 void ll_break_pins_gone(struct ll_file *lf);
 void ll_break_wait(struct address_space *mapping);
 bool ll_break_locked(struct address_space *mapping);
+bool ll_trigger_check(void);
+bool ll_trigger_dead_locked(struct ll_file *lf);
+void ll_sentinel_start(void);
 
 /* hooks.c */
 int ll_hooks_init(void);

@@ -712,6 +712,7 @@ int ll_lease_create(struct ll_ucmd *ucmd)
 	lease->lf = lf;
 	list_add_tail(&lease->all_node, &ll_all_leases);
 	mutex_unlock(&ll_files_lock);
+	ll_sentinel_start();
 
 	spin_lock(&lf->lock);
 	ret = ll_wait_no_break(lf, cmd->flags & LAYOUTLEASE_LEASE_NONBLOCK);

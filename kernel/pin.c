@@ -295,6 +295,12 @@ static int ll_pin_pages(struct ll_lease *lease, struct ll_pin *pin,
 		}
 		filemap_invalidate_lock_shared(lf->mapping);
 		spin_lock(&lf->lock);
+		if (ll_trigger_dead_locked(lf)) {
+			spin_unlock(&lf->lock);
+			filemap_invalidate_unlock_shared(lf->mapping);
+			mmap_read_unlock(mm);
+			return -ENXIO;
+		}
 		if (lf->breaking) {
 			spin_unlock(&lf->lock);
 			filemap_invalidate_unlock_shared(lf->mapping);
@@ -362,6 +368,8 @@ int ll_pin_ioctl(struct ll_ucmd *ucmd)
 		return -EINVAL;
 	if (!mm)
 		return -EINVAL;
+	if (!ll_trigger_check())
+		return -ENXIO;
 
 	pin = kzalloc(sizeof(*pin), GFP_KERNEL_ACCOUNT);
 	if (!pin)

@@ -56,7 +56,7 @@ export LL_SCRATCH=/dev/$dev
 if [ -n "$LL_KO" ]; then
 	insmod "$LL_KO" || die "insmod $LL_KO failed"
 fi
-export LL_TESTMODS
+export LL_KO LL_TESTMODS
 
 cd "$LL_CWD" || die "no $LL_CWD"
 bash "$out/cmd"

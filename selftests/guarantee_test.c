@@ -564,4 +564,145 @@ TEST(ext2_ext3_refused)
 	close(devfd);
 }
 
+#define KPROBES_ENABLED "/sys/kernel/debug/kprobes/enabled"
+
+/* Write @val to a sysctl or debugfs file: 0, or the errno. */
+static int write_knob(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY), ret = 0;
+
+	if (fd < 0)
+		return errno;
+	if (write(fd, val, strlen(val)) < 0)
+		ret = errno;
+	close(fd);
+	return ret;
+}
+
+/* Reap @pid within @ms: true if it exited. */
+static bool wait_child(pid_t pid, int ms, int *status)
+{
+	long long end = ll_now_ms() + ms;
+
+	do {
+		if (waitpid(pid, status, WNOHANG) == pid)
+			return true;
+		usleep(10000);
+	} while (ll_now_ms() < end);
+	return false;
+}
+
+/*
+ * Item 9: every kprobe of the kernel disarmed from debugfs, the module's
+ * still registered.  Before, truncates of pinned files hung as in stock.
+ * Now the module notices (its sentinel), refuses pins with ENXIO and breaks
+ * every pinned file: BREAK, then REVOKED at the deadline, and the truncate
+ * goes on.  Armed again, pins are granted again.  Nothing is asserted while
+ * disarmed, so that the kernel is always armed again.
+ */
+TEST_F(g, disarmed_trigger_breaks_and_refuses)
+{
+	int lease_fd, p[2], status, pin_errno, repin, werr;
+	struct layoutlease_event ev[2] = { 0 };
+	long long took = -1, t0;
+	pid_t pid;
+	__u64 id;
+
+	if (access(KPROBES_ENABLED, W_OK))
+		SKIP(return, "no %s", KPROBES_ENABLED);
+	test_cmd_lease_create(self->fd, 0, self->len, 300, &lease_fd);
+	test_cmd_pin(lease_fd, self->map, self->len, &id);
+	ASSERT_EQ(0, pipe(p));
+
+	werr = write_knob(KPROBES_ENABLED, "0");
+	t0 = ll_now_ms();
+	pid = fork();
+	if (!pid) {
+		long long t = ll_now_ms();
+
+		if (truncate(self->path, page_size))
+			_exit(1);
+		t = ll_now_ms() - t;
+		_exit(write(p[1], &t, sizeof(t)) == sizeof(t) ? 0 : 2);
+	}
+	close(p[1]);
+	ev[0] = ll_next_event(lease_fd, 3000);
+	if (ev[0].type == LAYOUTLEASE_EVENT_BREAK)
+		ev[1] = ll_next_event(lease_fd, 3000);
+	pin_errno = _test_cmd_pin(lease_fd, self->map, page_size,
+				  LAYOUTLEASE_PIN_NONBLOCK, NULL) ? errno : 0;
+	if (pid > 0 && !wait_child(pid, 5000, &status)) {
+		kill(pid, SIGKILL);	/* the truncate hangs, as in stock */
+		waitpid(pid, &status, 0);
+	}
+	TH_LOG("disarmed: first record after %lld ms", ll_now_ms() - t0);
+	write_knob(KPROBES_ENABLED, "1");
+
+	ASSERT_EQ(0, werr);
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(LAYOUTLEASE_EVENT_BREAK, ev[0].type);
+	ASSERT_EQ(LAYOUTLEASE_EVENT_REVOKED, ev[1].type);
+	ASSERT_EQ(id, ev[1].pin_id);
+	ASSERT_EQ(ENXIO, pin_errno);
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	ASSERT_EQ(sizeof(took), read(p[0], &took, sizeof(took)));
+	close(p[0]);
+	TH_LOG("truncate %lld ms (sentinel 500 ms, timeout 300 ms)", took);
+	ASSERT_GT(500 + 300 + 1500, took);
+
+	/* Armed again: a pin is granted (the break is over by then). */
+	ASSERT_EQ(0, ftruncate(self->fd, self->len));
+	repin = _test_cmd_pin(lease_fd, self->map, self->len, 0, &id);
+	ASSERT_EQ(0, repin);
+	test_cmd_unpin(lease_fd, id);
+	close(lease_fd);
+}
+
+/*
+ * Item 9: the other switch that silences probes on function entries.
+ * While the module is loaded, kernel.ftrace_enabled=0 fails with EBUSY.
+ */
+TEST(ftrace_stays_enabled)
+{
+	const char *knob = "/proc/sys/kernel/ftrace_enabled";
+	int err;
+
+	if (access(knob, W_OK))
+		SKIP(return, "no %s", knob);
+	err = write_knob(knob, "0");
+	if (!err)
+		write_knob(knob, "1");
+	ASSERT_EQ(EBUSY, err);
+}
+
+/*
+ * Item 9: the module does not load while kprobes are disarmed: it would
+ * register probes that never fire.
+ */
+TEST(disarmed_kprobes_refuse_load)
+{
+	const char *ko = getenv("LL_KO");
+	char cmd[512];
+	int unload, load_disarmed, load_armed, werr;
+
+	if (!ko || !*ko)
+		SKIP(return, "the module was not loaded from a file (LL_KO)");
+	if (access(KPROBES_ENABLED, W_OK))
+		SKIP(return, "no %s", KPROBES_ENABLED);
+	unload = system("rmmod layoutlease");
+	ASSERT_EQ(0, unload);
+	snprintf(cmd, sizeof(cmd), "insmod %s 2>/dev/null", ko);
+	werr = write_knob(KPROBES_ENABLED, "0");
+	load_disarmed = system(cmd);
+	if (!load_disarmed)
+		system("rmmod layoutlease");
+	write_knob(KPROBES_ENABLED, "1");
+	snprintf(cmd, sizeof(cmd), "insmod %s", ko);
+	load_armed = system(cmd);
+	ASSERT_EQ(0, werr);
+	ASSERT_NE(0, load_disarmed);
+	ASSERT_EQ(0, load_armed);
+}
+
 TEST_HARNESS_MAIN
