@@ -19,7 +19,8 @@
  * Lock order
  *   mm->mmap_lock -> mapping->invalidate_lock -> ll_file.lock
  *   ll_export.lock -> dma_resv (see dmabuf.c for the mmu notifier)
- *   ll_lease.owner_lock is a leaf (signals are sent under it).
+ *   ll_lease.owner_lock is a leaf (signals are sent under it), and so is
+ *   ll_users_lock (user.c).
  *   ll_files_lock (global mutex) -> ll_file.lock
  *
  * Lifetime
@@ -42,6 +43,8 @@
 #include <linux/workqueue.h>
 #include <linux/seq_file.h>
 #include <linux/layoutlease.h>
+
+struct ll_user;
 
 struct ll_ucmd {
 	void __user *ubuffer;
@@ -128,6 +131,7 @@ enum ll_pin_state {
  * @free_work: frees a pin that its own notifier ended
  * @export: its dma-buf's exporter state, if exported; under ll_file.lock
  *          while ACTIVE, then the ender's
+ * @user: the user it is charged to (user.c)
  */
 struct ll_pin {
 	struct list_head node;
@@ -143,6 +147,7 @@ struct ll_pin {
 	bool notifier_live;
 	struct work_struct free_work;
 	struct ll_export *export;
+	struct ll_user *user;
 };
 
 #define LL_EVENT_QUEUE 64
@@ -163,6 +168,7 @@ struct ll_pin {
  * @count: queued events
  * @overflow: events were dropped since the queue was last drained
  * @events: the queue
+ * @user: the user it is charged to (user.c)
  */
 struct ll_owner {
 	struct list_head node;
@@ -177,6 +183,7 @@ struct ll_owner {
 	unsigned int count;
 	bool overflow;
 	struct layoutlease_event events[LL_EVENT_QUEUE];
+	struct ll_user *user;
 };
 
 /**
@@ -195,6 +202,7 @@ struct ll_owner {
  * @readq: readers and pollers of the lease fd
  * @fasync: O_ASYNC/F_SETOWN users of the lease fd
  * @all_node: in ll_all_leases, under ll_files_lock
+ * @user: the user it is charged to (user.c)
  */
 struct ll_lease {
 	struct kref ref;
@@ -211,6 +219,7 @@ struct ll_lease {
 	wait_queue_head_t readq;
 	struct fasync_struct *fasync;
 	struct list_head all_node;
+	struct ll_user *user;
 };
 
 extern unsigned int ll_default_break_timeout_ms;
@@ -236,6 +245,17 @@ struct ll_owner *ll_owner_current(struct ll_lease *lease, struct file *filp);
 void ll_lease_put(struct ll_lease *lease);
 void ll_lease_event(struct ll_lease *lease, u32 type, u64 pin_id, u64 offset,
 		    u64 length, ktime_t deadline);
+
+/* user.c */
+enum ll_limit {
+	LL_LIMIT_LEASES,
+	LL_LIMIT_PINS,
+	LL_LIMIT_OWNERS,
+	LL_NR_LIMITS,
+};
+
+struct ll_user *ll_user_charge(enum ll_limit what);
+void ll_user_uncharge(struct ll_user *u, enum ll_limit what);
 
 /* pin.c */
 int ll_pin_ioctl(struct ll_ucmd *ucmd);

@@ -53,7 +53,7 @@ static struct ll_file *ll_file_get(struct address_space *mapping)
 			return lf;
 		}
 	}
-	lf = kzalloc(sizeof(*lf), GFP_KERNEL);
+	lf = kzalloc(sizeof(*lf), GFP_KERNEL_ACCOUNT);
 	if (!lf)
 		return NULL;
 	lf->mapping = mapping;
@@ -197,6 +197,7 @@ static void ll_owner_free(struct ll_owner *o)
 {
 	ll_sigio_free(o->sigio_file, &o->sigio);
 	put_pid(o->pid);
+	ll_user_uncharge(o->user, LL_LIMIT_OWNERS);
 	kvfree(o);
 }
 
@@ -230,6 +231,12 @@ struct ll_owner *ll_owner_current(struct ll_lease *lease, struct file *filp)
 	new = kvzalloc(sizeof(*new), GFP_KERNEL_ACCOUNT);
 	if (!new)
 		return ERR_PTR(-ENOMEM);
+	new->user = ll_user_charge(LL_LIMIT_OWNERS);
+	if (IS_ERR(new->user)) {
+		o = ERR_CAST(new->user);
+		kvfree(new);
+		return o;
+	}
 	new->lease = lease;
 	new->files = files;
 	new->pid = get_task_pid(current, PIDTYPE_TGID);
@@ -542,6 +549,7 @@ static void ll_lease_free(struct kref *ref)
 		ll_owner_free(o);
 	path_put(&lease->path);
 	ll_file_put(lf);
+	ll_user_uncharge(lease->user, LL_LIMIT_LEASES);
 	kfree(lease);
 	module_put(THIS_MODULE);
 }
@@ -665,6 +673,12 @@ int ll_lease_create(struct ll_ucmd *ucmd)
 	lease = kzalloc(sizeof(*lease), GFP_KERNEL_ACCOUNT);
 	if (!lease)
 		goto out_put_target;
+	lease->user = ll_user_charge(LL_LIMIT_LEASES);
+	if (IS_ERR(lease->user)) {
+		ret = PTR_ERR(lease->user);
+		lease->user = NULL;
+		goto out_free_lease;
+	}
 	ret = ll_lease_permitted(target, lease);
 	if (ret)
 		goto out_free_lease;
@@ -756,6 +770,7 @@ out_put_fd:
 out_put_path:
 	path_put(&lease->path);
 out_free_lease:
+	ll_user_uncharge(lease->user, LL_LIMIT_LEASES);
 	kfree(lease);
 out_put_target:
 	fput(target);

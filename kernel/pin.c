@@ -79,6 +79,7 @@ static void ll_pin_free(struct ll_pin *pin, bool put_lease)
 	if (pin->notifier_live)
 		mmu_interval_notifier_remove(&pin->notifier);
 	mmdrop(pin->mm);
+	ll_user_uncharge(pin->user, LL_LIMIT_PINS);
 	kvfree(pin->pages);
 	kfree(pin);
 	if (put_lease)
@@ -382,6 +383,12 @@ int ll_pin_ioctl(struct ll_ucmd *ucmd)
 	INIT_WORK(&pin->free_work, ll_pin_free_work);
 	pin->state = LL_PIN_NEW;	/* the notifier leaves it alone */
 	pin->lease = lease;
+	pin->user = ll_user_charge(LL_LIMIT_PINS);
+	if (IS_ERR(pin->user)) {
+		ret = PTR_ERR(pin->user);
+		pin->user = NULL;
+		goto out_free;
+	}
 	ret = ll_charge(mm, pin->npages);
 	if (ret)
 		goto out_free;

@@ -41,10 +41,14 @@ void ll_lease_show(struct seq_file *m, struct ll_lease *lease)
 	if (breaking)
 		seq_printf(m, " deadline %lldms", left);
 	seq_putc(m, '\n');
-	list_for_each_entry(pin, &lease->pins, node)
+	list_for_each_entry(pin, &lease->pins, node) {
+		/* It is printed again, with a larger buffer: stop here. */
+		if (seq_has_overflowed(m))
+			break;
 		seq_printf(m, "  pin %llu: pinned offset %llu pages %lu%s\n",
 			   pin->id, pin->offset, pin->npages,
 			   pin->export ? " exported" : "");
+	}
 	spin_unlock(&lf->lock);
 
 	spin_lock(&lease->owner_lock);
@@ -60,20 +64,43 @@ void ll_lease_show(struct seq_file *m, struct ll_lease *lease)
 	spin_unlock(&lease->owner_lock);
 }
 
+/*
+ * One record per lease, ll_files_lock held from ->start to ->stop: for one
+ * buffer's worth, not for the whole file, and a lease that does not fit is
+ * printed again alone, not the file again from the start.
+ */
+static void *ll_proc_start(struct seq_file *m, loff_t *pos)
+{
+	mutex_lock(&ll_files_lock);
+	return seq_list_start(&ll_all_leases, *pos);
+}
+
+static void *ll_proc_next(struct seq_file *m, void *v, loff_t *pos)
+{
+	return seq_list_next(v, &ll_all_leases, pos);
+}
+
+static void ll_proc_stop(struct seq_file *m, void *v)
+{
+	mutex_unlock(&ll_files_lock);
+}
+
 static int ll_proc_show(struct seq_file *m, void *v)
 {
-	struct ll_lease *lease;
-
-	mutex_lock(&ll_files_lock);
-	list_for_each_entry(lease, &ll_all_leases, all_node)
-		ll_lease_show(m, lease);
-	mutex_unlock(&ll_files_lock);
+	ll_lease_show(m, list_entry(v, struct ll_lease, all_node));
 	return 0;
 }
 
+static const struct seq_operations ll_proc_ops = {
+	.start = ll_proc_start,
+	.next = ll_proc_next,
+	.stop = ll_proc_stop,
+	.show = ll_proc_show,
+};
+
 int ll_proc_init(void)
 {
-	if (!proc_create_single("layoutleases", 0444, NULL, ll_proc_show))
+	if (!proc_create_seq("layoutleases", 0444, NULL, &ll_proc_ops))
 		return -ENOMEM;
 	return 0;
 }

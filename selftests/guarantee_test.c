@@ -705,4 +705,241 @@ TEST(disarmed_kprobes_refuse_load)
 	ASSERT_EQ(0, load_armed);
 }
 
+#define PARAM(name) "/sys/module/layoutlease/parameters/" name
+
+/* What the limited user saw; -1: a step that must work did not. */
+struct limits_seen {
+	int setup, lease_over, root_lease, lease_after_close;
+	int pin_over, pin_after_unpin, pins_kept;
+	int owners_to_limit, owner_over, owner_after_exit;
+};
+
+static int nb_read_errno(int fd)
+{
+	struct layoutlease_event ev;
+	int fl = fcntl(fd, F_GETFL), ret;
+
+	fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+	ret = read(fd, &ev, sizeof(ev)) < 0 ? errno : 0;
+	fcntl(fd, F_SETFL, fl);
+	return ret;
+}
+
+/* A reader process of @fds; it stays until @hold[1] is closed. */
+static pid_t owner_child(int *fds, int n, int *err, int *hold)
+{
+	int p[2], i, e = 0;
+	pid_t pid;
+	char c;
+
+	if (pipe(p))
+		return -1;
+	pid = fork();
+	if (!pid) {
+		if (hold)
+			close(hold[1]);
+		for (i = 0; i < n; i++) {
+			int r = nb_read_errno(fds[i]);
+
+			if (r != EAGAIN)
+				e = r;
+		}
+		if (write(p[1], &e, sizeof(e)) != sizeof(e))
+			_exit(1);
+		while (hold && read(hold[0], &c, 1) > 0)
+			;
+		_exit(0);
+	}
+	close(p[1]);
+	if (read(p[0], err, sizeof(*err)) != sizeof(*err))
+		*err = -1;
+	close(p[0]);
+	return pid;
+}
+
+static void limited_user(const char *dir, int report, int go)
+{
+	struct limits_seen r = { 0 };
+	int devfd, fd, l[4], hold[2], e, i;
+	char path[256];
+	__u64 id[5];
+	char *map;
+	pid_t g1, g2;
+
+	snprintf(path, sizeof(path), "%s/limits.%d", dir, getpid());
+	devfd = ll_open();
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (devfd < 0 || fd < 0 || ftruncate(fd, 8 * page_size))
+		goto out;
+	map = mmap(NULL, 8 * page_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   fd, 0);
+	if (map == MAP_FAILED)
+		goto out;
+	/* Leases: 3 allowed. */
+	for (i = 0; i < 3; i++)
+		if (_test_cmd_lease_create(devfd, fd, 0, 8 * page_size, 0, 0, &l[i]))
+			goto out;
+	r.lease_over = _test_cmd_lease_create(devfd, fd, 0, page_size, 0, 0,
+					      &l[3]) ? errno : 0;
+	/* Another user (root, the parent) is not held back by this one. */
+	if (write(report, &r, sizeof(r)) != sizeof(r) ||
+	    read(go, &r.root_lease, sizeof(r.root_lease)) != sizeof(r.root_lease))
+		goto out;
+	/* Pins: 4 allowed; one unpinned makes room; the others stay. */
+	for (i = 0; i < 4; i++)
+		if (_test_cmd_pin(l[0], map + i * page_size, page_size, 0, &id[i]))
+			goto out;
+	r.pin_over = _test_cmd_pin(l[0], map + 4 * page_size, page_size, 0,
+				   &id[4]) ? errno : 0;
+	if (_test_cmd_unpin(l[0], id[0]))
+		goto out;
+	r.pin_after_unpin = _test_cmd_pin(l[0], map + 4 * page_size, page_size,
+					  0, &id[0]) ? errno : 0;
+	/*
+	 * Owners: 6 allowed, 3 made by the leases; a reader of all three
+	 * makes 3 more, and a second reader none.  When the first exits,
+	 * its entries are gone.
+	 */
+	if (pipe(hold))
+		goto out;
+	g1 = owner_child(l, 3, &r.owners_to_limit, hold);
+	g2 = owner_child(l, 1, &e, NULL);
+	r.owner_over = e;
+	ll_wait_child(g2);
+	close(hold[1]);
+	ll_wait_child(g1);
+	g2 = owner_child(l, 1, &e, NULL);
+	r.owner_after_exit = e;
+	ll_wait_child(g2);
+	r.pins_kept = 0;
+	for (i = 0; i < 4; i++)
+		if (_test_cmd_unpin(l[0], id[i]))
+			r.pins_kept = -1;
+	/* A closed lease makes room for one. */
+	close(l[2]);
+	r.lease_after_close = _test_cmd_lease_create(devfd, fd, 0, page_size,
+						     0, 0, &l[2]) ? errno : 0;
+	r.setup = 1;
+out:
+	unlink(path);
+	if (write(report, &r, sizeof(r)) != sizeof(r))
+		_exit(1);
+	_exit(0);
+}
+
+/*
+ * Item 8: what one user can make is bounded, per effective uid, whatever
+ * processes it spreads the objects over: leases (EMFILE), pins and owner
+ * entries (ENOSPC).  Over a limit nothing else changes; another user is
+ * not held back; what is freed makes room again.
+ */
+TEST(per_user_limits)
+{
+	const char *names[] = { PARAM("max_user_leases"), PARAM("max_user_pins"),
+				PARAM("max_user_owners") };
+	const char *vals[] = { "3", "4", "6" };
+	char old[3][32] = { { 0 } };
+	struct limits_seen r = { 0 };
+	int rep[2], go[2], i, fd, devfd, lease_fd = -1, root_lease;
+	char path[256];
+	pid_t pid;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	for (i = 0; i < 3; i++) {
+		FILE *f = fopen(names[i], "r");
+
+		ASSERT_NE(NULL, f);
+		ASSERT_NE(NULL, fgets(old[i], sizeof(old[i]), f));
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "%s/limits.root.%d", ll_mount("xfs"), getpid());
+	devfd = ll_open();
+	ASSERT_LE(0, devfd);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, page_size));
+	ASSERT_EQ(0, pipe(rep));
+	ASSERT_EQ(0, pipe(go));
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, write_knob(names[i], vals[i]));
+	pid = fork();
+	if (!pid) {
+		if (setresgid(12345, 12345, 12345) || setresuid(12345, 12345, 12345))
+			_exit(1);
+		limited_user(ll_mount("xfs"), rep[1], go[0]);
+	}
+	close(rep[1]);
+	close(go[0]);
+	if (read(rep[0], &r, sizeof(r)) == sizeof(r)) {
+		root_lease = _test_cmd_lease_create(devfd, fd, 0, page_size, 0, 0,
+						    &lease_fd) ? errno : 0;
+		if (!root_lease)
+			close(lease_fd);
+		if (write(go[1], &root_lease, sizeof(root_lease)) == sizeof(root_lease) &&
+		    read(rep[0], &r, sizeof(r)) != sizeof(r))
+			r.setup = -1;
+	}
+	ll_wait_child(pid);
+	for (i = 0; i < 3; i++)
+		write_knob(names[i], old[i]);
+	close(fd);
+	unlink(path);
+	close(devfd);
+
+	ASSERT_EQ(1, r.setup);
+	ASSERT_EQ(EMFILE, r.lease_over);
+	ASSERT_EQ(0, r.root_lease);
+	ASSERT_EQ(ENOSPC, r.pin_over);
+	ASSERT_EQ(0, r.pin_after_unpin);
+	ASSERT_EQ(0, r.owners_to_limit);
+	ASSERT_EQ(ENOSPC, r.owner_over);
+	ASSERT_EQ(0, r.owner_after_exit);
+	ASSERT_EQ(0, r.pins_kept);
+	ASSERT_EQ(0, r.lease_after_close);
+}
+
+/*
+ * Item 8: /proc/layoutleases is one record per lease, ll_files_lock held
+ * for one buffer's worth, and a lease larger than the buffer is printed
+ * again alone.  Every pin and every lease shows, whatever the reads.
+ */
+TEST(proc_shows_everything)
+{
+	enum { PINS = 640, LEASES = 40 };
+	int devfd, fd, lease_fd, more[LEASES], i;
+	static __u64 ids[PINS];
+	char path[256], *map;
+
+	page_size = sysconf(_SC_PAGESIZE);
+	devfd = ll_open();
+	ASSERT_LE(0, devfd);
+	snprintf(path, sizeof(path), "%s/proc.%d", ll_mount("xfs"), getpid());
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, PINS * page_size));
+	map = mmap(NULL, PINS * page_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   fd, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	ASSERT_EQ(0, _test_cmd_lease_create(devfd, fd, 0, PINS * page_size, 0, 0,
+					    &lease_fd));
+	for (i = 0; i < PINS; i++)
+		ASSERT_EQ(0, _test_cmd_pin(lease_fd, map + i * page_size,
+					   page_size, 0, &ids[i]));
+	for (i = 0; i < LEASES; i++)
+		ASSERT_EQ(0, _test_cmd_lease_create(devfd, fd, 0, page_size, 0, 0,
+						    &more[i]));
+	EXPECT_EQ(PINS, proc_lines("pin "));
+	EXPECT_EQ(1 + LEASES, proc_lines("lease "));
+	for (i = 0; i < LEASES; i++)
+		close(more[i]);
+	for (i = 0; i < PINS; i++)
+		ASSERT_EQ(0, _test_cmd_unpin(lease_fd, ids[i]));
+	EXPECT_EQ(0, proc_lines("pin "));
+	close(lease_fd);
+	munmap(map, PINS * page_size);
+	close(fd);
+	unlink(path);
+	close(devfd);
+}
+
 TEST_HARNESS_MAIN
