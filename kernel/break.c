@@ -131,8 +131,46 @@ void ll_break_wait(struct address_space *mapping)
 	spin_lock(&lf->lock);
 	ll_break_start_locked(lf);
 	spin_unlock(&lf->lock);
+	ll_pin_end_might_wait();
 	wait_event_idle(lf->waitq, !READ_ONCE(lf->npins));
 	ll_file_put(lf);
+}
+
+/*
+ * For the scan (redirected by hooks.c), when it found no busy page in
+ * [@start, @end] of @mapping: a page of a pin that ended but whose pages
+ * are still pinned while its importers stop (ll_file.ending).  On 6.1 and
+ * 6.12 the scan skips a file that nobody maps; without this, an exported
+ * pin's munmap followed by a truncate would free blocks that a device may
+ * still write.  The filesystem then waits for the page as for any busy
+ * one, and the unpin wakes it.
+ */
+struct page *ll_break_busy_page(struct address_space *mapping, loff_t start,
+				loff_t end)
+{
+	pgoff_t first = start >> PAGE_SHIFT;
+	pgoff_t last = end == LLONG_MAX ? ULONG_MAX : end >> PAGE_SHIFT;
+	struct page *page = NULL;
+	struct ll_file *lf;
+	struct ll_pin *pin;
+
+	rcu_read_lock();
+	lf = ll_file_lookup_rcu(mapping);
+	if (lf) {
+		spin_lock(&lf->lock);
+		list_for_each_entry(pin, &lf->ending, ending_node) {
+			pgoff_t p0 = pin->offset >> PAGE_SHIFT;
+			pgoff_t p1 = p0 + pin->npages - 1;
+
+			if (p1 < first || p0 > last)
+				continue;
+			page = pin->pages[max(first, p0) - p0];
+			break;
+		}
+		spin_unlock(&lf->lock);
+	}
+	rcu_read_unlock();
+	return page;
 }
 
 /*
@@ -407,7 +445,9 @@ void ll_revoke_work(struct work_struct *work)
 	ktime_t next = KTIME_MAX;
 	bool ended = false;
 
+	ll_pin_end_map_acquire();
 	ll_revoke_due(lf, ktime_get(), &next);
+	ll_pin_end_map_release();
 	spin_lock(&lf->lock);
 	if (lf->draining) {
 		if (!ktime_before(ktime_get(), lf->drain_end)) {

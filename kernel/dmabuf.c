@@ -23,12 +23,11 @@
  * under the same reservation lock as the flip of @revoked.
  *
  * The reservation lock ranks below mmap_lock and above the mmu notifier
- * (dma_resv_lockdep()), so the revocation cannot run inside our mmu
- * interval notifier, which revokes a pin whose mapping goes away.  There it
- * runs on ll_wq and the notifier waits for it with a completion.  That wait
- * cannot deadlock: holders of a reservation lock may not take mmap_lock,
- * and nothing that holds our dma-buf's reservation lock invalidates the
- * user mapping of the leased file.
+ * (dma_resv_lockdep()), so the revocation never runs inside, nor is waited
+ * for by, our mmu interval notifier: a pin whose mapping goes away is
+ * finished on ll_wq, its pages pinned until then (see ll_pin_invalidate()).
+ * The waits that a revocation is part of are the filesystem's and
+ * ll_break_wait(), both annotated for lockdep (ll_pin_end_map).
  *
  * Importers that pin (dma_buf_pin(), or a static attachment, which the core
  * pins for its whole life) cannot be revoked and are refused with
@@ -380,41 +379,14 @@ static void ll_export_do_revoke(struct ll_export *ex)
 	mutex_unlock(&ex->lock);
 }
 
-struct ll_revoke_async {
-	struct work_struct work;
-	struct ll_export *ex;
-	struct completion done;
-};
-
-static void ll_export_revoke_fn(struct work_struct *work)
-{
-	struct ll_revoke_async *ra = container_of(work, struct ll_revoke_async,
-						  work);
-
-	ll_export_do_revoke(ra->ex);
-	complete(&ra->done);
-}
-
 /*
  * Tell the importers of @ex to stop and wait until they did; then the
- * caller may unpin the pages.  @in_notifier: called from our mmu interval
- * notifier (see the top of this file).  Drops the reference of
- * ll_export_unlink_locked().
+ * caller may unpin the pages.  Not from an mmu notifier (see the top of
+ * this file).  Drops the reference of ll_export_unlink_locked().
  */
-void ll_export_revoke(struct ll_export *ex, bool in_notifier)
+void ll_export_revoke(struct ll_export *ex)
 {
-	struct ll_revoke_async ra;
-
-	if (in_notifier) {
-		INIT_WORK_ONSTACK(&ra.work, ll_export_revoke_fn);
-		ra.ex = ex;
-		init_completion(&ra.done);
-		queue_work(ll_wq, &ra.work);
-		wait_for_completion_state(&ra.done, TASK_IDLE);
-		destroy_work_on_stack(&ra.work);
-	} else {
-		ll_export_do_revoke(ex);
-	}
+	ll_export_do_revoke(ex);
 	ll_export_put(ex);
 }
 

@@ -32,6 +32,7 @@
  *
  * Copyright (C) 2026 The layoutlease authors
  */
+#include <linux/dax.h>
 #include <linux/fs.h>
 #include <linux/ftrace.h>
 #include <linux/kprobes.h>
@@ -63,26 +64,90 @@ static void ll_invalidate_lock_two(struct address_space *mapping1,
 }
 
 /*
+ * The busy-page scan, which break.c's kprobes watch, also goes through a
+ * wrapper: when it finds no busy page, pages of pins that ended but are
+ * still pinned count as busy (ll_break_busy_page()), and the wait that
+ * follows is annotated for lockdep.  The filesystem holds i_rwsem and
+ * invalidate_lock here, and waits after the call for what it returns.
+ */
+static struct page *ll_busy_page_range(struct address_space *mapping,
+				       loff_t start, loff_t end)
+{
+	struct page *page = dax_layout_busy_page_range(mapping, start, end);
+
+	if (!page)
+		page = ll_break_busy_page(mapping, start, end);
+	if (page)
+		ll_pin_end_might_wait();
+	module_put(THIS_MODULE);
+	return page;
+}
+
+/* Its whole-file form, which may not reach the range scan's entry. */
+static struct page *ll_busy_page(struct address_space *mapping)
+{
+	struct page *page = dax_layout_busy_page(mapping);
+
+	if (!page)
+		page = ll_break_busy_page(mapping, 0, LLONG_MAX);
+	if (page)
+		ll_pin_end_might_wait();
+	module_put(THIS_MODULE);
+	return page;
+}
+
+/**
+ * struct ll_redirect - a kernel function whose calls go to a wrapper
+ * @ops: the IPMODIFY ftrace_ops, filtered on @from
+ * @from: the function
+ * @to: the wrapper, which calls @from (not redirected) and puts the
+ *      module reference the redirection took
+ * @name: @from's name, for the log
+ */
+struct ll_redirect {
+	struct ftrace_ops ops;
+	unsigned long from;
+	unsigned long to;
+	const char *name;
+};
+
+/*
  * The redirection.  @parent_ip inside this module: the wrapper's own call
- * (or the load-time check's), which must reach the real function.
+ * (or the load-time check's, or break.c's sentinel's), which must reach
+ * the real function.
  */
 static void notrace ll_ftrace_redirect(unsigned long ip, unsigned long parent_ip,
 				       struct ftrace_ops *ops,
 				       struct ftrace_regs *fregs)
 {
+	struct ll_redirect *r = container_of(ops, struct ll_redirect, ops);
+
 	if (!within_module(parent_ip, THIS_MODULE) && try_module_get(THIS_MODULE))
-		ll_ftrace_set_ip(fregs, (unsigned long)ll_invalidate_lock_two);
+		ll_ftrace_set_ip(fregs, r->to);
 }
 
 /*
- * Permanent, as livepatch's: while it is registered, sysctl
- * kernel.ftrace_enabled=0 fails (EBUSY) instead of silencing this hook and
- * the ftrace-based kprobes of break.c and below.
+ * Permanent, as livepatch's: while one is registered, sysctl
+ * kernel.ftrace_enabled=0 fails (EBUSY) instead of silencing these hooks
+ * and the ftrace-based kprobes of break.c and below.
  */
-static struct ftrace_ops ll_lock_two_ops = {
-	.func = ll_ftrace_redirect,
-	.flags = FTRACE_OPS_FL_SAVE_REGS | FTRACE_OPS_FL_IPMODIFY |
-		 FTRACE_OPS_FL_RECURSION | FTRACE_OPS_FL_PERMANENT,
+#define LL_REDIRECT(fn, wrapper) {					\
+	.ops = {							\
+		.func = ll_ftrace_redirect,				\
+		.flags = FTRACE_OPS_FL_SAVE_REGS |			\
+			 FTRACE_OPS_FL_IPMODIFY |			\
+			 FTRACE_OPS_FL_RECURSION |			\
+			 FTRACE_OPS_FL_PERMANENT,			\
+	},								\
+	.from = (unsigned long)(fn),					\
+	.to = (unsigned long)(wrapper),					\
+	.name = #fn,							\
+}
+
+static struct ll_redirect ll_redirects[] = {
+	LL_REDIRECT(filemap_invalidate_lock_two, ll_invalidate_lock_two),
+	LL_REDIRECT(dax_layout_busy_page_range, ll_busy_page_range),
+	LL_REDIRECT(dax_layout_busy_page, ll_busy_page),
 };
 
 /* The load-time check: a call of this returns 1 only if redirected. */
@@ -283,6 +348,7 @@ static struct notifier_block ll_module_nb = {
 int ll_hooks_init(void)
 {
 	int ret = ll_hook_check();
+	unsigned int i;
 
 	if (ret)
 		return ret;
@@ -297,14 +363,17 @@ int ll_hooks_init(void)
 		pr_err("cannot probe ext4_move_extents and __ext4_ioctl (%d)\n", ret);
 		goto out_notifier;
 	}
-	ret = ll_hook_register(&ll_lock_two_ops,
-			       (unsigned long)filemap_invalidate_lock_two,
-			       "filemap_invalidate_lock_two");
-	if (ret)
-		goto out_ext4;
+	for (i = 0; i < ARRAY_SIZE(ll_redirects); i++) {
+		ret = ll_hook_register(&ll_redirects[i].ops, ll_redirects[i].from,
+				       ll_redirects[i].name);
+		if (ret)
+			goto out_redirects;
+	}
 	return 0;
 
-out_ext4:
+out_redirects:
+	while (i--)
+		ll_hook_unregister(&ll_redirects[i].ops, ll_redirects[i].from);
 	mutex_lock(&ll_ext4_mutex);
 	ll_ext4_unhook();
 	mutex_unlock(&ll_ext4_mutex);
@@ -315,8 +384,10 @@ out_notifier:
 
 void ll_hooks_exit(void)
 {
-	ll_hook_unregister(&ll_lock_two_ops,
-			   (unsigned long)filemap_invalidate_lock_two);
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(ll_redirects); i++)
+		ll_hook_unregister(&ll_redirects[i].ops, ll_redirects[i].from);
 	unregister_module_notifier(&ll_module_nb);
 	mutex_lock(&ll_ext4_mutex);
 	ll_ext4_unhook();

@@ -35,6 +35,7 @@
 
 #include <linux/kref.h>
 #include <linux/list.h>
+#include <linux/lockdep.h>
 #include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
 #include <linux/path.h>
@@ -66,6 +67,8 @@ int ll_ucmd_respond(struct ll_ucmd *ucmd, size_t cmd_len);
  * @npins: pins of this file that still hold pages: active ones and ended
  *         ones whose ender has not yet unpinned them (a filesystem may go
  *         on only when it is 0)
+ * @ending: those ended ones, by ll_pin.ending_node: the scan reports their
+ *          pages busy when the filesystem would skip them (hooks.c)
  * @breaking: a break is in progress: no new lease or pin is granted
  * @notified: the break's BREAK records went out
  * @draining: no pin is left, but the filesystem has not yet rescanned:
@@ -89,6 +92,7 @@ struct ll_file {
 	spinlock_t lock;		/* see above */
 	struct list_head leases;
 	unsigned long npins;
+	struct list_head ending;
 	bool breaking;
 	bool notified;
 	bool draining;
@@ -128,7 +132,11 @@ enum ll_pin_state {
  *      it may unpin or export the pin
  * @notifier: ends the pin when its mapping goes away
  * @notifier_live: @notifier is inserted and must be removed
- * @free_work: frees a pin that its own notifier ended
+ * @ending_node: in ll_file.ending from its end until its pages are
+ *               unpinned, under ll_file.lock
+ * @finished: importers stopped, pages unpinned, event sent
+ * @free_work: finishes (if exported) and frees a pin that its own
+ *             notifier ended
  * @export: its dma-buf's exporter state, if exported; under ll_file.lock
  *          while ACTIVE, then the ender's
  * @user: the user it is charged to (user.c)
@@ -145,6 +153,8 @@ struct ll_pin {
 	struct mm_struct *mm;
 	struct mmu_interval_notifier notifier;
 	bool notifier_live;
+	struct list_head ending_node;
+	bool finished;
 	struct work_struct free_work;
 	struct ll_export *export;
 	struct ll_user *user;
@@ -262,13 +272,29 @@ int ll_pin_ioctl(struct ll_ucmd *ucmd);
 int ll_unpin_ioctl(struct ll_ucmd *ucmd);
 void ll_pin_free_work(struct work_struct *work);
 bool ll_revoke_due(struct ll_file *lf, ktime_t now, ktime_t *next);
+
+/*
+ * lockdep: the work that ends pins (deadline revocations, pins ended by
+ * their notifier) holds ll_pin_end_map; whoever waits for pins to end
+ * (the filesystem at its scan, ll_break_wait()) takes it once, as
+ * flush_work() takes a work's map, so that lockdep sees what the wait
+ * depends on.
+ */
+extern struct lockdep_map ll_pin_end_map;
+#define ll_pin_end_map_acquire() lock_map_acquire(&ll_pin_end_map)
+#define ll_pin_end_map_release() lock_map_release(&ll_pin_end_map)
+#define ll_pin_end_might_wait()						\
+	do {								\
+		lock_map_acquire(&ll_pin_end_map);			\
+		lock_map_release(&ll_pin_end_map);			\
+	} while (0)
 struct ll_pin *ll_pin_find(struct ll_lease *lease, u64 id);
 
 /* dmabuf.c */
 struct ll_export;
 int ll_export_ioctl(struct ll_ucmd *ucmd);
 struct ll_export *ll_export_unlink_locked(struct ll_pin *pin);
-void ll_export_revoke(struct ll_export *ex, bool in_notifier);
+void ll_export_revoke(struct ll_export *ex);
 
 /* break.c */
 int ll_break_init(void);
@@ -279,6 +305,8 @@ void ll_break_pins_gone(struct ll_file *lf);
 void ll_break_wait(struct address_space *mapping);
 bool ll_break_locked(struct address_space *mapping);
 bool ll_trigger_check(void);
+struct page *ll_break_busy_page(struct address_space *mapping, loff_t start,
+				loff_t end);
 bool ll_trigger_dead_locked(struct ll_file *lf);
 void ll_sentinel_start(void);
 

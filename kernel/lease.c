@@ -60,6 +60,7 @@ static struct ll_file *ll_file_get(struct address_space *mapping)
 	kref_init(&lf->ref);
 	spin_lock_init(&lf->lock);
 	INIT_LIST_HEAD(&lf->leases);
+	INIT_LIST_HEAD(&lf->ending);
 	INIT_WORK(&lf->break_work, ll_break_work);
 	INIT_DELAYED_WORK(&lf->revoke_work, ll_revoke_work);
 	init_waitqueue_head(&lf->waitq);

@@ -25,6 +25,10 @@
 #include "layoutlease.h"
 #include "trace.h"
 
+#ifdef CONFIG_LOCKDEP
+struct lockdep_map ll_pin_end_map = { .name = "layoutlease_pin_end" };
+#endif
+
 /* Attempts of a NONBLOCK pin whose pages keep being invalidated. */
 #define LL_PIN_TRIES 16
 
@@ -64,6 +68,7 @@ static bool ll_pin_end_locked(struct ll_pin *pin, enum ll_pin_state why)
 	pin->state = why;
 	pin->export = ll_export_unlink_locked(pin);
 	list_del_init(&pin->node);
+	list_add_tail(&pin->ending_node, &lf->ending);
 	return true;
 }
 
@@ -86,18 +91,13 @@ static void ll_pin_free(struct ll_pin *pin, bool put_lease)
 		ll_lease_put(lease);
 }
 
-void ll_pin_free_work(struct work_struct *work)
-{
-	ll_pin_free(container_of(work, struct ll_pin, free_work), true);
-}
-
 /*
  * Finish a pin ended by ll_pin_end_locked().  The caller then calls
  * ll_break_pins_gone() once for all the pins it ended, and frees each with
- * ll_pin_end_free().  @in_notifier: called from the pin's mmu interval
- * notifier.
+ * ll_pin_free().  Not from the pin's notifier if the pin is exported: see
+ * ll_pin_invalidate().
  */
-static void ll_pin_end_finish(struct ll_pin *pin, bool in_notifier)
+static void ll_pin_end_finish(struct ll_pin *pin)
 {
 	struct ll_lease *lease = pin->lease;
 	struct ll_file *lf = lease->lf;
@@ -109,7 +109,7 @@ static void ll_pin_end_finish(struct ll_pin *pin, bool in_notifier)
 		trace_ll_revoke(lease->id, pin->id, pin->offset, pin->npages,
 				pin->state == LL_PIN_UNMAPPED);
 	if (pin->export)
-		ll_export_revoke(pin->export, in_notifier);
+		ll_export_revoke(pin->export);
 	pin->export = NULL;
 	unpin_user_pages(pin->pages, pin->npages);
 	ll_uncharge(pin->mm, pin->npages);
@@ -117,6 +117,8 @@ static void ll_pin_end_finish(struct ll_pin *pin, bool in_notifier)
 	spin_lock(&lf->lock);
 	if (!WARN_ON_ONCE(!lf->npins))
 		lf->npins--;
+	list_del(&pin->ending_node);
+	pin->finished = true;
 	spin_unlock(&lf->lock);
 	if (pin->state != LL_PIN_UNPINNED)
 		ll_lease_event(lease, pin->state == LL_PIN_REVOKED ?
@@ -125,13 +127,21 @@ static void ll_pin_end_finish(struct ll_pin *pin, bool in_notifier)
 			       pin->id, pin->offset, length, 0);
 }
 
-/* The notifier cannot remove itself: from there the pin is freed on ll_wq. */
-static void ll_pin_end_free(struct ll_pin *pin, bool in_notifier)
+/*
+ * A pin its own notifier ended, on ll_wq: the notifier cannot remove
+ * itself, and an exported pin is finished here too.
+ */
+void ll_pin_free_work(struct work_struct *work)
 {
-	if (in_notifier)
-		queue_work(ll_wq, &pin->free_work);
-	else
-		ll_pin_free(pin, true);
+	struct ll_pin *pin = container_of(work, struct ll_pin, free_work);
+
+	ll_pin_end_map_acquire();
+	if (!pin->finished) {
+		ll_pin_end_finish(pin);
+		ll_break_pins_gone(pin->lease->lf);
+	}
+	ll_pin_end_map_release();
+	ll_pin_free(pin, true);
 }
 
 /*
@@ -167,20 +177,25 @@ bool ll_revoke_due(struct ll_file *lf, ktime_t now, ktime_t *next)
 	if (list_empty(&due))
 		return false;
 	list_for_each_entry(pin, &due, node)
-		ll_pin_end_finish(pin, false);
+		ll_pin_end_finish(pin);
 	ll_break_pins_gone(lf);
 	list_for_each_entry_safe(pin, tmp, &due, node) {
 		list_del(&pin->node);
-		ll_pin_end_free(pin, false);
+		ll_pin_free(pin, true);
 	}
 	return true;
 }
 
 /*
  * Any part of the pinned range unmapped (munmap, mremap, exec, exit)
- * revokes the pin before the mapping is gone: on 6.1 and 6.12 a filesystem
- * does not wait for pinned pages of a file that nobody maps.  Truncate's
- * own unmap (MMU_NOTIFY_CLEAR) keeps the pin: the break deals with it.
+ * revokes the pin.  Truncate's own unmap (MMU_NOTIFY_CLEAR) keeps the pin:
+ * the break deals with it.  A pin that is not exported is unpinned here,
+ * before the mapping is gone.  An exported one is finished on ll_wq: its
+ * importers stop under the dma-buf's reservation lock, which ranks above
+ * the mmu notifier (dma_resv_lockdep()), so nothing here may wait for
+ * them.  Its pages stay pinned, and on ll_file.ending, until they did; a
+ * filesystem waits for them at its scan even when nobody maps the file any
+ * more, which on 6.1 and 6.12 it would skip (ll_break_busy_page()).
  */
 static bool ll_pin_invalidate(struct mmu_interval_notifier *mni,
 			      const struct mmu_notifier_range *range,
@@ -200,9 +215,11 @@ static bool ll_pin_invalidate(struct mmu_interval_notifier *mni,
 		ended = ll_pin_end_locked(pin, LL_PIN_UNMAPPED);
 	spin_unlock(&lf->lock);
 	if (ended) {
-		ll_pin_end_finish(pin, true);
-		ll_break_pins_gone(lf);
-		ll_pin_end_free(pin, true);
+		if (!pin->export) {
+			ll_pin_end_finish(pin);
+			ll_break_pins_gone(lf);
+		}
+		queue_work(ll_wq, &pin->free_work);
 	}
 	return true;
 }
@@ -239,9 +256,9 @@ static int ll_unpin(struct ll_lease *lease, u64 id)
 	spin_unlock(&lf->lock);
 	if (IS_ERR(pin))
 		return PTR_ERR(pin);
-	ll_pin_end_finish(pin, false);
+	ll_pin_end_finish(pin);
 	ll_break_pins_gone(lf);
-	ll_pin_end_free(pin, false);
+	ll_pin_free(pin, true);
 	return 0;
 }
 

@@ -443,6 +443,51 @@ TEST_F(exp, munmap_revokes_importer)
 	expect_revoked_in_order(_metadata, self->imp);
 }
 
+static long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/*
+ * munmap with a DMA in flight: the notifier does not wait for the importer
+ * (a wait there would depend on the reservation lock, which ranks above
+ * the mmu notifier); the revocation goes on in the background, and a
+ * truncate of the file, which nobody maps any more, waits until the
+ * device is done with the pages.
+ */
+TEST_F(exp, munmap_defers_truncate_waits)
+{
+	long long t0, t_unmapped, t_truncated;
+	struct layoutlease_event ev;
+	bool unmapped = false;
+	struct lli_status st;
+
+	ASSERT_EQ(0, lli_attach(self->imp, self->dmabuf_fd, LLI_DYNAMIC));
+	ASSERT_EQ(0, lli_write(self->imp, 0, self->ps, 0x44, 700));
+	t0 = now_ns();
+	ASSERT_EQ(0, munmap(self->map, self->len));
+	t_unmapped = now_ns();
+	self->map = MAP_FAILED;
+	ASSERT_EQ(0, ftruncate(self->fd, 0));
+	t_truncated = now_ns();
+	/* The truncate found pages held: BREAK, UNMAPPED, BREAK_DONE. */
+	do {
+		ev = ll_next_event(self->lease_fd, 3000);
+		unmapped |= ev.type == LAYOUTLEASE_EVENT_UNMAPPED;
+	} while (ev.type && ev.type != LAYOUTLEASE_EVENT_BREAK_DONE);
+	EXPECT_TRUE(unmapped);
+	st = lli_status(self->imp);
+	TH_LOG("munmap %lld ms, truncate done %lld ms after it, device done %lld ms after munmap",
+	       (t_unmapped - t0) / 1000000, (t_truncated - t_unmapped) / 1000000,
+	       ((long long)st.unmap_ns - t_unmapped) / 1000000);
+	EXPECT_GT(300, (t_unmapped - t0) / 1000000);
+	expect_revoked_in_order(_metadata, self->imp);
+	EXPECT_LE((long long)st.unmap_ns, t_truncated);
+}
+
 /*
  * Importer detach, dma-buf close, lease close and unpin in every order:
  * nothing is left behind and the module's references come back.
