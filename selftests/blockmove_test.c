@@ -430,4 +430,165 @@ TEST(swapon_of_dax_refused)
 	close(devfd);
 }
 
+/* From the kernel's libxfs/xfs_fs.h (6.10+), which xfsprogs 6.1 lacks. */
+struct ll_xfs_exchange_range {
+	__s32 file1_fd;
+	__u32 pad;
+	__u64 file1_offset;
+	__u64 file2_offset;
+	__u64 length;
+	__u64 flags;
+};
+
+#define LL_XFS_IOC_EXCHANGE_RANGE _IOW('X', 129, struct ll_xfs_exchange_range)
+#define LL_STATX_ATTR_DAX 0x00200000
+
+static bool is_dax(int fd)
+{
+	struct statx stx;
+
+	return !statx(fd, "", AT_EMPTY_PATH, 0, &stx) &&
+	       (stx.stx_attributes & LL_STATX_ATTR_DAX);
+}
+
+/*
+ * XFS_IOC_EXCHANGE_RANGE of a DAX file and a plain one, on a dax=inode
+ * mount: XFS scans for busy pages only when both are DAX, else it just
+ * takes both invalidate_locks, which the module's wrapper turns into a
+ * break (cooperative: the holder unpins; forced: revoked at the deadline).
+ * Debian 12's mkfs.xfs cannot make the feature, so it is set with xfs_db
+ * (an incompat bit of the superblock, XFS_SB_FEAT_INCOMPAT_EXCHRANGE).
+ */
+FIXTURE(exchange) {
+	int devfd;
+	int fd[2];		/* the DAX file, the plain one */
+	int lease_fd;
+	char *map;
+	size_t len;
+	bool mounted;
+};
+
+FIXTURE_VARIANT(exchange) {
+	bool forced;
+};
+
+FIXTURE_VARIANT_ADD(exchange, cooperative) { .forced = false };
+FIXTURE_VARIANT_ADD(exchange, forced) { .forced = true };
+
+FIXTURE_SETUP(exchange)
+{
+	const char *dev = getenv("LL_SCRATCH");
+	const char *path[2] = { SCRATCH "/dax/a", SCRATCH "/b" };
+	struct fsxattr fa;
+	char cmd[1024];
+	int i, dir;
+
+	self->map = MAP_FAILED;
+	self->lease_fd = self->fd[0] = self->fd[1] = -1;
+	page_size = sysconf(_SC_PAGESIZE);
+	self->len = NPAGES * page_size;
+	if (!dev)
+		SKIP(return, "no scratch pmem device (LL_SCRATCH)");
+	mkdir(SCRATCH, 0755);
+	snprintf(cmd, sizeof(cmd),
+		 "mkfs.xfs -q -f -m reflink=1 %1$s && "
+		 "v=$(xfs_db -r -c 'sb 0' -c 'print features_incompat' %1$s | "
+		 "sed 's/.* = //') && "
+		 "xfs_db -x -c 'sb 0' -c \"write -d features_incompat $((v | 64))\" "
+		 "%1$s >/dev/null && "
+		 "mount -t xfs -o dax=inode %1$s " SCRATCH " 2>/dev/null", dev);
+	if (system(cmd))
+		SKIP(return, "XFS with exchange-range cannot be mounted here");
+	self->mounted = true;
+	ASSERT_EQ(0, mkdir(SCRATCH "/dax", 0755));
+	dir = open(SCRATCH "/dax", O_RDONLY | O_DIRECTORY);
+	ASSERT_LE(0, dir);
+	ASSERT_EQ(0, ioctl(dir, FS_IOC_FSGETXATTR, &fa));
+	fa.fsx_xflags |= FS_XFLAG_DAX;
+	ASSERT_EQ(0, ioctl(dir, FS_IOC_FSSETXATTR, &fa));
+	close(dir);
+	self->devfd = ll_open();
+	ASSERT_LE(0, self->devfd);
+	for (i = 0; i < 2; i++) {
+		char *buf = malloc(self->len);
+
+		self->fd[i] = open(path[i], O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
+				   0600);
+		ASSERT_LE(0, self->fd[i]);
+		ASSERT_NE(NULL, buf);
+		memset(buf, i ? 0xa5 : 0x5a, self->len);
+		ASSERT_EQ(self->len, pwrite(self->fd[i], buf, self->len, 0));
+		ASSERT_EQ(0, fsync(self->fd[i]));
+		free(buf);
+	}
+	ASSERT_TRUE(is_dax(self->fd[0]));
+	ASSERT_FALSE(is_dax(self->fd[1]));
+	self->map = mmap(NULL, self->len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 self->fd[0], 0);
+	ASSERT_NE(MAP_FAILED, self->map);
+	test_cmd_lease_create(self->fd[0], 0, self->len, TIMEOUT_MS,
+			      &self->lease_fd);
+}
+
+FIXTURE_TEARDOWN(exchange)
+{
+	if (!self->mounted)
+		return;
+	if (self->map != MAP_FAILED)
+		munmap(self->map, self->len);
+	close(self->lease_fd);
+	close(self->fd[0]);
+	close(self->fd[1]);
+	close(self->devfd);
+	if (system("umount " SCRATCH))
+		TH_LOG("umount " SCRATCH " failed");
+}
+
+TEST_F(exchange, mixed_pair_breaks)
+{
+	struct ll_xfs_exchange_range xr = { 0 };
+	struct layoutlease_event ev;
+	long long t0, t;
+	char c = 0;
+	__u64 id;
+	pid_t pid;
+	int rc;
+
+	/* Does the kernel know the ioctl?  A range of length 0 tells. */
+	xr.file1_fd = self->fd[0];
+	if (ioctl(self->fd[1], LL_XFS_IOC_EXCHANGE_RANGE, &xr) &&
+	    (errno == ENOTTY || errno == EOPNOTSUPP))
+		SKIP(return, "no XFS_IOC_EXCHANGE_RANGE (%s)", strerror(errno));
+	test_cmd_pin(self->lease_fd, self->map, self->len, &id);
+	t0 = ll_now_ms();
+	pid = fork();
+	if (!pid) {
+		xr.length = self->len;
+		_exit(ioctl(self->fd[1], LL_XFS_IOC_EXCHANGE_RANGE, &xr) ?
+		      errno : 0);
+	}
+	ev = ll_next_event(self->lease_fd, 5000);
+	ASSERT_EQ(LAYOUTLEASE_EVENT_BREAK, ev.type)
+		TH_LOG("XFS_IOC_EXCHANGE_RANGE started no break");
+	if (!variant->forced)
+		test_cmd_unpin(self->lease_fd, id);
+	rc = ll_wait_child(pid);
+	t = ll_now_ms() - t0;
+	TH_LOG("exchange took %lld ms (timeout %d ms)", t, TIMEOUT_MS);
+	ASSERT_EQ(0, rc) TH_LOG("exchange: %s", strerror(rc));
+	ev = ll_next_event(self->lease_fd, 1000);
+	if (variant->forced) {
+		ASSERT_LE(TIMEOUT_MS - 20, t);
+		ASSERT_EQ(LAYOUTLEASE_EVENT_REVOKED, ev.type);
+		ASSERT_EQ(id, ev.pin_id);
+		test_err_unpin(ENOENT, self->lease_fd, id);
+	} else {
+		ASSERT_GT(TIMEOUT_MS, t);
+		ASSERT_EQ(LAYOUTLEASE_EVENT_BREAK_DONE, ev.type);
+	}
+	/* The ranges were exchanged. */
+	ASSERT_EQ(1, pread(self->fd[0], &c, 1, 0));
+	ASSERT_EQ((char)0xa5, c);
+}
+
 TEST_HARNESS_MAIN
