@@ -132,7 +132,9 @@ enum layoutlease_lease_create_flags {
  * whichever driver mounted them); EACCES not the owner and no CAP_LEASE, or
  * an LSM's own errno; EINVAL misaligned, empty or overflowing range;
  * EAGAIN a break is in progress and LAYOUTLEASE_LEASE_NONBLOCK was given;
- * EINTR a signal came while waiting for a break to end; EMFILE, ENOMEM.
+ * EINTR a signal came while waiting for a break to end; EMFILE, also when
+ * the caller's user holds max_user_leases leases; ENOSPC its user holds
+ * max_user_owners owner entries; ENOMEM.
  */
 struct layoutlease_lease_create {
 	__u32 size;
@@ -182,7 +184,11 @@ enum layoutlease_pin_flags {
  * range; EAGAIN a break is in progress and LAYOUTLEASE_PIN_NONBLOCK was
  * given (or, with it, the pages kept being invalidated); EINTR a signal
  * came while waiting; ENOMEM over RLIMIT_MEMLOCK or out of memory; EFAULT
- * the pages could not be faulted in.  On error nothing is pinned.
+ * the pages could not be faulted in; ENOSPC the caller's user holds
+ * max_user_pins pins (or max_user_owners owner entries); ENXIO the
+ * module's break trigger does not fire (kprobes disarmed by the
+ * administrator): no pin is granted until it does.  On error nothing is
+ * pinned.
  */
 struct layoutlease_pin {
 	__u32 size;
@@ -232,7 +238,8 @@ struct layoutlease_unpin {
  * signal that cannot be queued falls back to a plain SIGIO, and the
  * caller's user ids at registration must still allow it to signal itself.
  * Errors besides the general ones: EBADF @fd is not this lease in the
- * calling process; EINVAL @signal is not a valid signal; ENOMEM, ENFILE.
+ * calling process; EINVAL @signal is not a valid signal; ENOSPC the
+ * caller's user holds max_user_owners owner entries; ENOMEM, ENFILE.
  */
 struct layoutlease_owner {
 	__u32 size;
@@ -266,7 +273,8 @@ struct layoutlease_owner {
  * at a time.  Errors besides the general ones: ENOENT no such pin on this
  * lease, or it was revoked; EBUSY the pin's dma-buf still
  * exists; EPERM the pin belongs to another address space (a pin is
- * exported only by the process that made it); EMFILE, ENOMEM.
+ * exported only by the process that made it); EMFILE, ENOMEM; ENOSPC the
+ * caller's user holds max_user_owners owner entries.
  */
 struct layoutlease_export {
 	__u32 size;
@@ -313,9 +321,10 @@ enum layoutlease_event_type {
  * fd reads its own queue, made when it creates the lease, registers, pins,
  * exports, or first reads or polls; a read() or poll() through a file
  * table that does not hold the lease fd (an inherited epoll, an io_uring
- * fixed file) has no queue: EBADF, or EPOLLERR.  A full queue drops the
- * newest events and ends with one OVERFLOW record.  A record that cannot
- * be copied out (EFAULT) stays queued.
+ * fixed file) has no queue: EBADF, or EPOLLERR; so has a process whose
+ * user holds max_user_owners owner entries: ENOSPC, or EPOLLERR.  A full
+ * queue drops the newest events and ends with one OVERFLOW record.  A
+ * record that cannot be copied out (EFAULT) stays queued.
  */
 struct layoutlease_event {
 	__u32 type;
