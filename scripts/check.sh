@@ -46,7 +46,7 @@ check() {	# name command...: one test from a command's exit code
 
 # Each TAP line of the selftests is a test, named by kernel and program.
 tap() {	# kernel log
-	local k=$1 prog=? line
+	local k=$1 prog='?' line
 	while IFS= read -r line; do
 		case $line in
 		"# selftest: "*) prog=${line#\# selftest: }; prog=${prog%% *} ;;
@@ -73,6 +73,48 @@ echo "== selftest programs"
 check "selftests: build" make -s -C selftests
 check "tools: build" make -s -C tools
 
+# The test bed must catch failure: a failing test and a guest WARN each fail
+# the run.  Checked on the first kernel given, in the background beside the
+# last kernel's VM run (one VM each: two cores); the results go to a file
+# of "ok|FAIL<tab>name" lines, counted when the run is over.
+testbed_checks() {	# kernel results-file
+	local k=$1 res=$2 log
+	: > "$res"
+	log=$logdir/testbed-fail.log
+	if ! scripts/vm-run -k "$k" -- env LL_TESTBED_FAIL=1 build/selftests/testbed_test \
+		>"$log" 2>&1 && grep -q '^not ok .*deliberate_failure' "$log"; then
+		printf 'ok\t%s\n' "[$k] test bed: a failing test fails the run" >> "$res"
+	else
+		printf 'FAIL\t%s\n' "[$k] test bed: a failing test fails the run" >> "$res"
+	fi
+	log=$logdir/testbed-warn.log
+	# shellcheck disable=SC2016
+	if ! scripts/vm-run -k "$k" -- bash -c 'insmod $LL_TESTMODS/ll_testbed_warn.ko' \
+		>"$log" 2>&1 && grep -q "deliberate warning" "$log" &&
+		grep -q "kernel log has a report" "$log"; then
+		printf 'ok\t%s\n' "[$k] test bed: a guest WARN fails the run" >> "$res"
+	else
+		printf 'FAIL\t%s\n' "[$k] test bed: a guest WARN fails the run" >> "$res"
+	fi
+	# A report on the first lines of a log of several hundred KiB: a scan
+	# that stops reading early (a pipe into grep -q) must not hide it.
+	log=$logdir/testbed-longlog.log
+	# shellcheck disable=SC2016
+	if ! scripts/vm-run -k "$k" -- bash -c 'insmod $LL_TESTMODS/ll_testbed_warn.ko &&
+		for i in $(seq 4000); do
+			echo "<4>layoutlease test bed: filler line $i of a long kernel log ........................................" >/dev/kmsg
+		done' >"$log" 2>&1 && grep -q "deliberate warning" "$log" &&
+		grep -q "kernel log has a report" "$log" &&
+		[ "$(stat -c %s "$(sed -n 's/.*files in \(.*\)$/\1/p' "$log")/console.log")" -gt 262144 ]; then
+		printf 'ok\t%s\n' "[$k] test bed: a WARN early in a long log (> 256 KiB) fails the run" >> "$res"
+	else
+		printf 'FAIL\t%s\n' "[$k] test bed: a WARN early in a long log (> 256 KiB) fails the run" >> "$res"
+	fi
+}
+testbed_res=$logdir/testbed.results
+first_kernel=${kernels%% *}
+last_kernel=${kernels##* }
+
 for k in $kernels; do
 	echo "== kernel $k"
 	check "[$k] module and test modules build with W=1, no warning" scripts/build.sh "$k"
@@ -95,6 +137,11 @@ for k in $kernels; do
 	fi
 	limit=600
 	[ "$k" = debug ] && limit=900
+	# Beside the last run; the first kernel's module is built by now.
+	if [ "$k" = "$last_kernel" ]; then
+		testbed_checks "$first_kernel" "$testbed_res" &
+		testbed_pid=$!
+	fi
 	log=$logdir/vm-$k.log
 	t0=$(date +%s)
 	scripts/vm-run -k "$k" -t $limit -- selftests/run.sh >"$log" 2>&1
@@ -118,41 +165,13 @@ if [ -n "${dkms_pid:-}" ]; then
 	fi
 fi
 
-# The test bed must catch failure: a failing test and a guest WARN each fail
-# the run.  Checked on the first kernel given.
-if [ -z "$build_only" ]; then
-	k=${kernels%% *}
-	echo "== test bed self-checks ($k)"
-	log=$logdir/testbed-fail.log
-	if ! scripts/vm-run -k "$k" -- env LL_TESTBED_FAIL=1 build/selftests/testbed_test \
-		>"$log" 2>&1 && grep -q '^not ok .*deliberate_failure' "$log"; then
-		pass "[$k] test bed: a failing test fails the run"
-	else
-		fail "[$k] test bed: a failing test fails the run"
-	fi
-	log=$logdir/testbed-warn.log
-	# shellcheck disable=SC2016
-	if ! scripts/vm-run -k "$k" -- bash -c 'insmod $LL_TESTMODS/ll_testbed_warn.ko' \
-		>"$log" 2>&1 && grep -q "deliberate warning" "$log" &&
-		grep -q "kernel log has a report" "$log"; then
-		pass "[$k] test bed: a guest WARN fails the run"
-	else
-		fail "[$k] test bed: a guest WARN fails the run"
-	fi
-	# A report on the first lines of a log of several hundred KiB: a scan
-	# that stops reading early (a pipe into grep -q) must not hide it.
-	log=$logdir/testbed-longlog.log
-	# shellcheck disable=SC2016
-	if ! scripts/vm-run -k "$k" -- bash -c 'insmod $LL_TESTMODS/ll_testbed_warn.ko &&
-		for i in $(seq 4000); do
-			echo "<4>layoutlease test bed: filler line $i of a long kernel log ........................................" >/dev/kmsg
-		done' >"$log" 2>&1 && grep -q "deliberate warning" "$log" &&
-		grep -q "kernel log has a report" "$log" &&
-		[ "$(stat -c %s "$(sed -n 's/.*files in \(.*\)$/\1/p' "$log")/console.log")" -gt 262144 ]; then
-		pass "[$k] test bed: a WARN early in a long log (> 256 KiB) fails the run"
-	else
-		fail "[$k] test bed: a WARN early in a long log (> 256 KiB) fails the run"
-	fi
+if [ -n "${testbed_pid:-}" ]; then
+	echo "== test bed self-checks ($first_kernel)"
+	wait "$testbed_pid"
+	while IFS=$'\t' read -r res name; do
+		if [ "$res" = ok ]; then pass "$name"; else fail "$name"; fi
+	done < "$testbed_res"
+	[ "$(wc -l < "$testbed_res")" = 3 ] || fail "[$first_kernel] test bed: all three self-checks ran"
 fi
 
 echo "== $(( $(date +%s) - start )) s; logs in $logdir"

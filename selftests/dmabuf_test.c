@@ -401,6 +401,42 @@ static int klog_count(const char *pattern)
 	return n;
 }
 
+/* A pinned (not exported) file's truncate ends at its 300 ms deadline. */
+static void other_file_breaks_on_time(struct __test_metadata *_metadata,
+				      const char *fs)
+{
+	int devfd = ll_open(), fd, lease_fd, status;
+	long ps = sysconf(_SC_PAGESIZE);
+	long long t0, t;
+	char path[256], *m;
+	pid_t child;
+	__u64 id;
+
+	snprintf(path, sizeof(path), "%s/other.%d", ll_mount(fs), getpid());
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	ASSERT_LE(0, devfd);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, ps));
+	m = mmap(NULL, ps, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, m);
+	ASSERT_EQ(0, _test_cmd_lease_create(devfd, fd, 0, ps, TIMEOUT_MS, 0,
+					    &lease_fd));
+	ASSERT_EQ(0, _test_cmd_pin(lease_fd, m, ps, 0, &id));
+	t0 = ll_now_ms();
+	child = ll_truncate_child(path, 0);
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	t = ll_now_ms() - t0;
+	TH_LOG("another file's truncate: %lld ms (timeout %d ms)", t, TIMEOUT_MS);
+	EXPECT_GT(TIMEOUT_MS + 1500, t);
+	EXPECT_EQ(LAYOUTLEASE_EVENT_BREAK, ll_next_event(lease_fd, 100).type);
+	EXPECT_EQ(LAYOUTLEASE_EVENT_REVOKED, ll_next_event(lease_fd, 100).type);
+	munmap(m, ps);
+	close(lease_fd);
+	close(fd);
+	unlink(path);
+	close(devfd);
+}
+
 TEST_F_TIMEOUT(exp, contract_breaker_reported, 120)
 {
 	const char *waited = "a revocation has waited 10 s: importers still map";
@@ -416,7 +452,10 @@ TEST_F_TIMEOUT(exp, contract_breaker_reported, 120)
 	ASSERT_EQ(0, lli_attach(self->imp, self->dmabuf_fd, LLI_STUBBORN));
 	child = ll_truncate_child(self->path, 0);
 	ASSERT_EQ(LAYOUTLEASE_EVENT_BREAK, ll_next_event(self->lease_fd, 5000).type);
-	usleep((TIMEOUT_MS + 11000) * 1000);
+	usleep((TIMEOUT_MS + 200) * 1000);
+	/* Meanwhile another file's break is not held up by this one. */
+	other_file_breaks_on_time(_metadata, variant->fs);
+	usleep((11000 - 200) * 1000);
 	EXPECT_EQ(0, waitpid(child, &status, WNOHANG));
 	EXPECT_LT(waited0, klog_count(waited));
 	EXPECT_LT(named0, klog_count(named));
