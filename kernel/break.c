@@ -80,7 +80,7 @@ static unsigned long ll_break_scan_locked(struct ll_file *lf)
 	return lf->npins;
 }
 
-static bool ll_file_leased(struct address_space *mapping)
+bool ll_file_leased(struct address_space *mapping)
 {
 	bool leased;
 
@@ -164,7 +164,7 @@ struct page *ll_break_busy_page(struct address_space *mapping, loff_t start,
 
 			if (p1 < first || p0 > last)
 				continue;
-			page = pin->pages[max(first, p0) - p0];
+			page = ll_dax_wait_page(pin->pages[max(first, p0) - p0]);
 			break;
 		}
 		spin_unlock(&lf->lock);
@@ -282,8 +282,9 @@ static void ll_break_all(void)
 
 /*
  * Check the trigger, and act on a change.  Returns whether it fires.  The
- * flag goes up before the walk, and a pin checks it under ll_file.lock: a
- * pin is either refused or seen by ll_break_all().
+ * flag goes up before the walk, and a pin checks it under ll_file.lock
+ * where it is made active: a pin is either refused or seen by
+ * ll_break_all().
  */
 bool ll_trigger_check(void)
 {

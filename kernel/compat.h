@@ -93,6 +93,22 @@ static inline int ll_dax_drop_entries(struct address_space *mapping)
 }
 
 /*
+ * The page a filesystem waits on for a busy fsdax page: the page itself on
+ * 6.1/6.12 (each counts its own references from 1), its folio's head from
+ * 6.15 on (fsdax folios are refcounted, and may be large, since the series
+ * that added dax_break_layout()).
+ */
+#include <linux/mm.h>
+static inline struct page *ll_dax_wait_page(struct page *page)
+{
+#ifdef LL_HAVE_DAX_BREAK_LAYOUT
+	return &page_folio(page)->page;
+#else
+	return page;
+#endif
+}
+
+/*
  * 6.3 moved the file-lock API (vfs_setlease()) from fs.h to filelock.h.
  */
 #ifdef LL_HAVE_FILELOCK_H

@@ -67,18 +67,28 @@ static void ll_invalidate_lock_two(struct address_space *mapping1,
  * The busy-page scan, which break.c's kprobes watch, also goes through a
  * wrapper: when it finds no busy page, pages of pins that ended but are
  * still pinned count as busy (ll_break_busy_page()), and the wait that
- * follows is annotated for lockdep.  The filesystem holds i_rwsem and
- * invalidate_lock here, and waits after the call for what it returns.
+ * follows, on a leased file, is annotated for lockdep.  The filesystem
+ * holds i_rwsem and invalidate_lock here, and waits after the call for
+ * what it returns.  (Not on other files: 7.2 scans an inode being evicted,
+ * maybe from reclaim, and a lease keeps its file from eviction.)
  */
+static struct page *ll_busy_scan_done(struct address_space *mapping,
+				      struct page *page, loff_t start,
+				      loff_t end)
+{
+	if (!page)
+		page = ll_break_busy_page(mapping, start, end);
+	if (page && ll_file_leased(mapping))
+		ll_pin_end_might_wait();
+	return page;
+}
+
 static struct page *ll_busy_page_range(struct address_space *mapping,
 				       loff_t start, loff_t end)
 {
 	struct page *page = dax_layout_busy_page_range(mapping, start, end);
 
-	if (!page)
-		page = ll_break_busy_page(mapping, start, end);
-	if (page)
-		ll_pin_end_might_wait();
+	page = ll_busy_scan_done(mapping, page, start, end);
 	module_put(THIS_MODULE);
 	return page;
 }
@@ -88,10 +98,7 @@ static struct page *ll_busy_page(struct address_space *mapping)
 {
 	struct page *page = dax_layout_busy_page(mapping);
 
-	if (!page)
-		page = ll_break_busy_page(mapping, 0, LLONG_MAX);
-	if (page)
-		ll_pin_end_might_wait();
+	page = ll_busy_scan_done(mapping, page, 0, LLONG_MAX);
 	module_put(THIS_MODULE);
 	return page;
 }

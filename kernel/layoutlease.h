@@ -305,6 +305,7 @@ void ll_break_pins_gone(struct ll_file *lf);
 void ll_break_wait(struct address_space *mapping);
 bool ll_break_locked(struct address_space *mapping);
 bool ll_trigger_check(void);
+bool ll_file_leased(struct address_space *mapping);
 struct page *ll_break_busy_page(struct address_space *mapping, loff_t start,
 				loff_t end);
 bool ll_trigger_dead_locked(struct ll_file *lf);

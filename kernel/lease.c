@@ -709,7 +709,7 @@ int ll_lease_create(struct ll_ucmd *ucmd)
 	fd = get_unused_fd_flags(O_CLOEXEC);
 	if (fd < 0) {
 		ret = fd;
-		goto out_free_lease;
+		goto out_free_owners;
 	}
 	filp = anon_inode_getfile("[layoutlease]", &ll_lease_fops, lease, O_RDWR);
 	if (IS_ERR(filp)) {
@@ -766,6 +766,7 @@ out_put_filp:
 	fput(filp);
 out_put_fd:
 	put_unused_fd(fd);
+out_free_owners:
 	list_for_each_entry_safe(o, tmp, &lease->owners, node)
 		ll_owner_free(o);
 out_put_path:

@@ -300,6 +300,7 @@ static int ll_pin_pages(struct ll_lease *lease, struct ll_pin *pin,
 	struct mm_struct *mm = pin->mm;
 	unsigned long end = pin->addr + (pin->npages << PAGE_SHIFT);
 	unsigned long seq;
+	bool dead;
 	long got;
 	int ret, tries;
 
@@ -335,9 +336,12 @@ static int ll_pin_pages(struct ll_lease *lease, struct ll_pin *pin,
 
 		got = ll_pin_user_pages(pin->addr, pin->npages,
 					FOLL_WRITE | FOLL_NOFAULT, pin->pages);
+		dead = false;
 		if (got == pin->npages) {
 			spin_lock(&lf->lock);
-			if (!mmu_interval_read_retry(&pin->notifier, seq)) {
+			/* Again: the sentinel's ll_break_all() may have passed. */
+			dead = ll_trigger_dead_locked(lf);
+			if (!dead && !mmu_interval_read_retry(&pin->notifier, seq)) {
 				pin->state = LL_PIN_ACTIVE;
 				list_add_tail(&pin->node, &lease->pins);
 				lf->npins++;
@@ -356,6 +360,8 @@ static int ll_pin_pages(struct ll_lease *lease, struct ll_pin *pin,
 			unpin_user_pages(pin->pages, got);
 		filemap_invalidate_unlock_shared(lf->mapping);
 		mmap_read_unlock(mm);
+		if (dead)
+			return -ENXIO;
 		if (got < 0 && got != -EFAULT)
 			return got;
 		if (fault_in_safe_writeable((const char __user *)pin->addr,

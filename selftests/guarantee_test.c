@@ -13,6 +13,7 @@
 #include <sys/epoll.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -709,7 +710,7 @@ TEST(disarmed_kprobes_refuse_load)
 
 /* What the limited user saw; -1: a step that must work did not. */
 struct limits_seen {
-	int setup, lease_over, root_lease, lease_after_close;
+	int setup, emfile_leak, lease_over, root_lease, lease_after_close;
 	int pin_over, pin_after_unpin, pins_kept;
 	int owners_to_limit, owner_over, owner_after_exit;
 };
@@ -760,6 +761,7 @@ static pid_t owner_child(int *fds, int n, int *err, int *hold)
 static void limited_user(const char *dir, int report, int go)
 {
 	struct limits_seen r = { 0 };
+	struct rlimit rl, lim;
 	int devfd, fd, l[4], hold[2], e, i;
 	char path[256];
 	__u64 id[5];
@@ -774,6 +776,22 @@ static void limited_user(const char *dir, int report, int go)
 	map = mmap(NULL, 8 * page_size, PROT_READ | PROT_WRITE, MAP_SHARED,
 		   fd, 0);
 	if (map == MAP_FAILED)
+		goto out;
+	/*
+	 * Out of fds: EMFILE, and nothing charged (the owner entry made for
+	 * the lease used to leak, with its charge and the file's path).
+	 */
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		goto out;
+	lim = rl;
+	lim.rlim_cur = 1;
+	if (setrlimit(RLIMIT_NOFILE, &lim))
+		goto out;
+	for (i = 0; i < 10; i++)
+		if (!_test_cmd_lease_create(devfd, fd, 0, page_size, 0, 0, &l[0]) ||
+		    errno != EMFILE)
+			r.emfile_leak = -1;
+	if (setrlimit(RLIMIT_NOFILE, &rl))
 		goto out;
 	/* Leases: 3 allowed. */
 	for (i = 0; i < 3; i++)
@@ -886,6 +904,7 @@ TEST(per_user_limits)
 	unlink(path);
 	close(devfd);
 
+	ASSERT_EQ(0, r.emfile_leak);
 	ASSERT_EQ(1, r.setup);
 	ASSERT_EQ(EMFILE, r.lease_over);
 	ASSERT_EQ(0, r.root_lease);
