@@ -74,9 +74,8 @@ check "selftests: build" make -s -C selftests
 check "tools: build" make -s -C tools
 
 # The test bed must catch failure: a failing test and a guest WARN each fail
-# the run.  Checked on the first kernel given, in the background beside the
-# last kernel's VM run (one VM each: two cores); the results go to a file
-# of "ok|FAIL<tab>name" lines, counted when the run is over.
+# the run.  Checked on the first kernel given; the results go to a file of
+# "ok|FAIL<tab>name" lines.
 testbed_checks() {	# kernel results-file
 	local k=$1 res=$2 log
 	: > "$res"
@@ -111,67 +110,111 @@ testbed_checks() {	# kernel results-file
 		printf 'FAIL\t%s\n' "[$k] test bed: a WARN early in a long log (> 256 KiB) fails the run" >> "$res"
 	fi
 }
-testbed_res=$logdir/testbed.results
-first_kernel=${kernels%% *}
-last_kernel=${kernels##* }
+
+# One kernel's selftests in a VM; the exit code and the seconds it took go
+# to $logdir/vm-K.rc and vm-K.secs.
+vm_tests() {	# kernel
+	local k=$1 limit=600 t0
+	[ "$k" = debug ] && limit=900
+	t0=$(date +%s)
+	scripts/vm-run -k "$k" -t $limit -- selftests/run.sh >"$logdir/vm-$k.log" 2>&1
+	echo $? >"$logdir/vm-$k.rc"
+	echo $(( $(date +%s) - t0 )) >"$logdir/vm-$k.secs"
+}
+
+vm_report() {	# kernel
+	local k=$1 log=$logdir/vm-$1.log
+	tap "$k" "$log"
+	if [ "$(cat "$logdir/vm-$k.rc" 2>/dev/null)" = 0 ]; then
+		pass "[$k] VM run: exit 0, kernel log clean ($(cat "$logdir/vm-$k.secs") s)"
+	else
+		fail "[$k] VM run: exit $(cat "$logdir/vm-$k.rc" 2>/dev/null || echo '?')"
+		grep -v -E '^(ok |#|TAP|1\.\.)' "$log" | tail -n 40 | sed 's/^/        | /'
+	fi
+}
+
+# The README's DKMS install, in a VM of its own (most of its five minutes
+# are the module's build and depmod under TCG); vm-run -n builds nothing,
+# so it cannot race with other runs.  On a cold machine, beside the debug
+# kernel's build, the two depmods alone took over ten minutes once: 20
+# minutes' limit.
+dkms_test() {
+	local kd rc
+	kd=$(scripts/kernels.sh fetch 6.12)
+	echo "dkms: start $(date +%T)"
+	scripts/vm-run -k 6.12 -n -t 1200 -- scripts/dkms-test.sh "$(cat "$kd/kdir")"
+	rc=$?
+	echo "dkms: vm-run exit $rc at $(date +%T)"
+	return $rc
+}
+
+# Two lanes, one VM each (TCG runs a VM on one host thread; two cores):
+# the debug kernel (its build, then its VM, the longest run) and then the
+# DKMS test run in the background; the other kernels, one after the other,
+# and the test bed's self-checks in the foreground.  Results are counted
+# in the order the kernels were given.
+case " $kernels " in *" debug "*) has_debug=1 ;; *) has_debug= ;; esac
+case " $kernels " in *" 6.12 "*) has_612=1 ;; *) has_612= ;; esac
+if [ -z "$build_only" ] && { [ -n "$has_debug" ] || [ -n "$has_612" ]; }; then
+	{
+		if [ -n "$has_debug" ]; then
+			if scripts/build.sh debug >"$logdir/build-debug.log" 2>&1; then
+				echo 0 >"$logdir/build-debug.rc"
+				vm_tests debug
+			else
+				echo 1 >"$logdir/build-debug.rc"
+			fi
+		fi
+		if [ -n "$has_612" ]; then
+			dkms_test >"$logdir/dkms.log" 2>&1
+			echo $? >"$logdir/dkms.rc"
+		fi
+	} &
+	lane_pid=$!
+fi
 
 for k in $kernels; do
+	[ "$k" = debug ] && [ -z "$build_only" ] && continue
 	echo "== kernel $k"
 	check "[$k] module and test modules build with W=1, no warning" scripts/build.sh "$k"
 	[ -n "$build_only" ] && continue
-	# The README's DKMS install, in a VM of its own (most of its five
-	# minutes are the module's build and depmod under TCG), beside this
-	# and the next kernels' runs; vm-run -n builds nothing, so it cannot
-	# race with them.  On a cold machine, beside the debug kernel's build,
-	# the two depmods alone took over ten minutes once: 20 minutes' limit.
-	if [ "$k" = 6.12 ]; then
-		kd=$(scripts/kernels.sh fetch 6.12)
-		{
-			echo "dkms: start $(date +%T)"
-			scripts/vm-run -k 6.12 -n -t 1200 -- scripts/dkms-test.sh "$(cat "$kd/kdir")"
-			rc=$?
-			echo "dkms: vm-run exit $rc at $(date +%T)"
-			exit $rc
-		} >"$logdir/dkms.log" 2>&1 &
-		dkms_pid=$!
-	fi
-	limit=600
-	[ "$k" = debug ] && limit=900
-	# Beside the last run; the first kernel's module is built by now.
-	if [ "$k" = "$last_kernel" ]; then
-		testbed_checks "$first_kernel" "$testbed_res" &
-		testbed_pid=$!
-	fi
-	log=$logdir/vm-$k.log
-	t0=$(date +%s)
-	scripts/vm-run -k "$k" -t $limit -- selftests/run.sh >"$log" 2>&1
-	rc=$?
-	tap "$k" "$log"
-	if [ $rc = 0 ]; then
-		pass "[$k] VM run: exit 0, kernel log clean ($(( $(date +%s) - t0 )) s)"
-	else
-		fail "[$k] VM run: exit $rc"
-		grep -v -E '^(ok |#|TAP|1\.\.)' "$log" | tail -n 40 | sed 's/^/        | /'
-	fi
+	vm_tests "$k"
+	vm_report "$k"
 done
 
-if [ -n "${dkms_pid:-}" ]; then
-	echo "== DKMS (6.12)"
-	if wait "$dkms_pid"; then
-		pass "[6.12] DKMS: make dkms-install builds and installs the module, modprobe loads it, make dkms-remove removes it"
-	else
-		fail "[6.12] DKMS: make dkms-install, modprobe, make dkms-remove"
-		tail -n 30 "$logdir/dkms.log" | sed 's/^/        | /'
+if [ -z "$build_only" ]; then
+	k=${kernels%% *}
+	[ "$k" = debug ] && k=${kernels#debug } && k=${k%% *}
+	if [ "$k" != debug ] && [ -n "$k" ]; then
+		echo "== test bed self-checks ($k)"
+		testbed_checks "$k" "$logdir/testbed.results"
+		while IFS=$'\t' read -r res name; do
+			if [ "$res" = ok ]; then pass "$name"; else fail "$name"; fi
+		done < "$logdir/testbed.results"
 	fi
 fi
 
-if [ -n "${testbed_pid:-}" ]; then
-	echo "== test bed self-checks ($first_kernel)"
-	wait "$testbed_pid"
-	while IFS=$'\t' read -r res name; do
-		if [ "$res" = ok ]; then pass "$name"; else fail "$name"; fi
-	done < "$testbed_res"
-	[ "$(wc -l < "$testbed_res")" = 3 ] || fail "[$first_kernel] test bed: all three self-checks ran"
+if [ -n "${lane_pid:-}" ]; then
+	wait "$lane_pid"
+	if [ -n "$has_debug" ]; then
+		echo "== kernel debug"
+		if [ "$(cat "$logdir/build-debug.rc")" = 0 ]; then
+			pass "[debug] module and test modules build with W=1, no warning"
+			vm_report debug
+		else
+			fail "[debug] module and test modules build with W=1, no warning"
+			tail -n 30 "$logdir/build-debug.log" | sed 's/^/        | /'
+		fi
+	fi
+	if [ -n "$has_612" ]; then
+		echo "== DKMS (6.12)"
+		if [ "$(cat "$logdir/dkms.rc")" = 0 ]; then
+			pass "[6.12] DKMS: make dkms-install builds and installs the module, modprobe loads it, make dkms-remove removes it"
+		else
+			fail "[6.12] DKMS: make dkms-install, modprobe, make dkms-remove"
+			tail -n 30 "$logdir/dkms.log" | sed 's/^/        | /'
+		fi
+	fi
 fi
 
 echo "== $(( $(date +%s) - start )) s; logs in $logdir"
