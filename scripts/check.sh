@@ -148,29 +148,22 @@ dkms_test() {
 	return $rc
 }
 
-# Two lanes, one VM each (TCG runs a VM on one host thread; two cores):
-# the debug kernel (its build, then its VM, the longest run) and then the
-# DKMS test run in the background; the other kernels, one after the other,
-# and the test bed's self-checks in the foreground.  Results are counted
-# in the order the kernels were given.
+# The debug kernel (its build, then its VM run, the longest) runs in the
+# background from the start, the other kernels one after the other in the
+# foreground, and the DKMS test beside them from 6.12 on; then the test
+# bed's self-checks.  Results are counted in that order, the background
+# ones when they are done.
 case " $kernels " in *" debug "*) has_debug=1 ;; *) has_debug= ;; esac
-case " $kernels " in *" 6.12 "*) has_612=1 ;; *) has_612= ;; esac
-if [ -z "$build_only" ] && { [ -n "$has_debug" ] || [ -n "$has_612" ]; }; then
+if [ -z "$build_only" ] && [ -n "$has_debug" ]; then
 	{
-		if [ -n "$has_debug" ]; then
-			if scripts/build.sh debug >"$logdir/build-debug.log" 2>&1; then
-				echo 0 >"$logdir/build-debug.rc"
-				vm_tests debug
-			else
-				echo 1 >"$logdir/build-debug.rc"
-			fi
-		fi
-		if [ -n "$has_612" ]; then
-			dkms_test >"$logdir/dkms.log" 2>&1
-			echo $? >"$logdir/dkms.rc"
+		if scripts/build.sh debug >"$logdir/build-debug.log" 2>&1; then
+			echo 0 >"$logdir/build-debug.rc"
+			vm_tests debug
+		else
+			echo 1 >"$logdir/build-debug.rc"
 		fi
 	} &
-	lane_pid=$!
+	debug_pid=$!
 fi
 
 for k in $kernels; do
@@ -178,6 +171,10 @@ for k in $kernels; do
 	echo "== kernel $k"
 	check "[$k] module and test modules build with W=1, no warning" scripts/build.sh "$k"
 	[ -n "$build_only" ] && continue
+	if [ "$k" = 6.12 ]; then
+		{ dkms_test >"$logdir/dkms.log" 2>&1; echo $? >"$logdir/dkms.rc"; } &
+		dkms_pid=$!
+	fi
 	vm_tests "$k"
 	vm_report "$k"
 done
@@ -194,26 +191,25 @@ if [ -z "$build_only" ]; then
 	fi
 fi
 
-if [ -n "${lane_pid:-}" ]; then
-	wait "$lane_pid"
-	if [ -n "$has_debug" ]; then
-		echo "== kernel debug"
-		if [ "$(cat "$logdir/build-debug.rc")" = 0 ]; then
-			pass "[debug] module and test modules build with W=1, no warning"
-			vm_report debug
-		else
-			fail "[debug] module and test modules build with W=1, no warning"
-			tail -n 30 "$logdir/build-debug.log" | sed 's/^/        | /'
-		fi
+if [ -n "${debug_pid:-}" ]; then
+	wait "$debug_pid"
+	echo "== kernel debug"
+	if [ "$(cat "$logdir/build-debug.rc")" = 0 ]; then
+		pass "[debug] module and test modules build with W=1, no warning"
+		vm_report debug
+	else
+		fail "[debug] module and test modules build with W=1, no warning"
+		tail -n 30 "$logdir/build-debug.log" | sed 's/^/        | /'
 	fi
-	if [ -n "$has_612" ]; then
-		echo "== DKMS (6.12)"
-		if [ "$(cat "$logdir/dkms.rc")" = 0 ]; then
-			pass "[6.12] DKMS: make dkms-install builds and installs the module, modprobe loads it, make dkms-remove removes it"
-		else
-			fail "[6.12] DKMS: make dkms-install, modprobe, make dkms-remove"
-			tail -n 30 "$logdir/dkms.log" | sed 's/^/        | /'
-		fi
+fi
+if [ -n "${dkms_pid:-}" ]; then
+	wait "$dkms_pid"
+	echo "== DKMS (6.12)"
+	if [ "$(cat "$logdir/dkms.rc")" = 0 ]; then
+		pass "[6.12] DKMS: make dkms-install builds and installs the module, modprobe loads it, make dkms-remove removes it"
+	else
+		fail "[6.12] DKMS: make dkms-install, modprobe, make dkms-remove"
+		tail -n 30 "$logdir/dkms.log" | sed 's/^/        | /'
 	fi
 fi
 
