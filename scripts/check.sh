@@ -148,11 +148,11 @@ dkms_test() {
 	return $rc
 }
 
-# The debug kernel (its build, then its VM run, the longest) runs in the
+# The debug kernel (its build, then its VM run, the longest) and the DKMS
+# test (its fetch of 6.12 waits for any other, kernels.sh locks) run in the
 # background from the start, the other kernels one after the other in the
-# foreground, and the DKMS test beside them from 6.12 on; then the test
-# bed's self-checks.  Results are counted in that order, the background
-# ones when they are done.
+# foreground; then the test bed's self-checks.  Results of the background
+# runs are counted when they are done.
 case " $kernels " in *" debug "*) has_debug=1 ;; *) has_debug= ;; esac
 if [ -z "$build_only" ] && [ -n "$has_debug" ]; then
 	{
@@ -166,15 +166,20 @@ if [ -z "$build_only" ] && [ -n "$has_debug" ]; then
 	debug_pid=$!
 fi
 
+case " $kernels " in
+*" 6.12 "*)
+	if [ -z "$build_only" ]; then
+		{ dkms_test >"$logdir/dkms.log" 2>&1; echo $? >"$logdir/dkms.rc"; } &
+		dkms_pid=$!
+	fi
+	;;
+esac
+
 for k in $kernels; do
 	[ "$k" = debug ] && [ -z "$build_only" ] && continue
 	echo "== kernel $k"
 	check "[$k] module and test modules build with W=1, no warning" scripts/build.sh "$k"
 	[ -n "$build_only" ] && continue
-	if [ "$k" = 6.12 ]; then
-		{ dkms_test >"$logdir/dkms.log" 2>&1; echo $? >"$logdir/dkms.rc"; } &
-		dkms_pid=$!
-	fi
 	vm_tests "$k"
 	vm_report "$k"
 done
