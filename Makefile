@@ -8,6 +8,7 @@
 # make check        style, the build matrix and the selftests in VMs
 # make demo         boot a VM and show the module at work on a DAX mount
 # make bench        the benchmark in a VM (numbers, never a pass/fail)
+# make stress       the stateful fuzzer at length (K=debug, STRESS_SECONDS=1200)
 # make style        checkpatch --strict and sparse
 # make vm K=6.12 CMD='...'   run a command in a VM (see scripts/vm-run)
 # make clean
@@ -64,10 +65,13 @@ check: deps
 bench: deps
 	@scripts/bench.sh
 
+stress: deps
+	@scripts/stress.sh
+
 demo: deps
 	@scripts/demo.sh
 
 vm: deps
 	scripts/vm-run -k $(K) -- $(CMD)
 
-.PHONY: all module install dkms-install dkms-remove clean deps style matrix check demo bench vm FORCE
+.PHONY: all module install dkms-install dkms-remove clean deps style matrix check demo bench stress vm FORCE

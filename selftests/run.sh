@@ -8,7 +8,9 @@
 top=$(cd "$(dirname "$0")/.." && pwd)
 rc=0
 progs=("$@")
-[ ${#progs[@]} -gt 0 ] || progs=("$top"/build/selftests/*_test)
+# By default every test program, then a short run of the stateful fuzzer
+# (3000 calls, a new seed each time; it prints the seed and how to replay).
+[ ${#progs[@]} -gt 0 ] || progs=("$top"/build/selftests/*_test "$top"/build/selftests/fuzz)
 for p in "${progs[@]}"; do
 	echo "# selftest: $(basename "$p") on $(uname -r)"
 	"$p" || rc=1
