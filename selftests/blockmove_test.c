@@ -31,6 +31,22 @@ struct move_extent {
 
 static long page_size;
 
+/* A new file at @path of @len bytes of @byte, on disk: its fd, or -1. */
+static int open_filled(const char *path, int byte, size_t len)
+{
+	char *buf = malloc(len);
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	if (fd >= 0 && (!buf ||
+			pwrite(fd, memset(buf, byte, len), len, 0) != (ssize_t)len ||
+			fsync(fd))) {
+		close(fd);
+		fd = -1;
+	}
+	free(buf);
+	return fd;
+}
+
 /* Which of the two files is leased and pinned. */
 FIXTURE(swapext) {
 	int devfd;
@@ -57,18 +73,10 @@ FIXTURE_SETUP(swapext)
 	self->devfd = ll_open();
 	ASSERT_LE(0, self->devfd);
 	for (i = 0; i < 2; i++) {
-		char *buf = malloc(self->len);
-
 		snprintf(self->path[i], sizeof(self->path[i]), "%s/swapext%d.%d",
 			 ll_mount("xfs"), i, getpid());
-		self->fd[i] = open(self->path[i], O_RDWR | O_CREAT | O_TRUNC |
-				   O_CLOEXEC, 0600);
+		self->fd[i] = open_filled(self->path[i], i ? 0xa5 : 0x5a, self->len);
 		ASSERT_LE(0, self->fd[i]);
-		ASSERT_NE(NULL, buf);
-		memset(buf, i ? 0xa5 : 0x5a, self->len);
-		ASSERT_EQ(self->len, pwrite(self->fd[i], buf, self->len, 0));
-		ASSERT_EQ(0, fsync(self->fd[i]));
-		free(buf);
 	}
 	i = variant->pinned;
 	self->map = mmap(NULL, self->len, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -230,18 +238,10 @@ FIXTURE_SETUP(reflink)
 	self->devfd = ll_open();
 	ASSERT_LE(0, self->devfd);
 	for (i = 0; i < 2; i++) {
-		char *buf = malloc(self->len);
-
 		snprintf(path, sizeof(path), SCRATCH "/f%d", i);
-		self->fd[i] = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
-				   0600);
-		ASSERT_LE(0, self->fd[i]);
-		ASSERT_NE(NULL, buf);
 		/* The same bytes: dedupe shares only equal ranges. */
-		memset(buf, 0x5a, self->len);
-		ASSERT_EQ(self->len, pwrite(self->fd[i], buf, self->len, 0));
-		ASSERT_EQ(0, fsync(self->fd[i]));
-		free(buf);
+		self->fd[i] = open_filled(path, 0x5a, self->len);
+		ASSERT_LE(0, self->fd[i]);
 	}
 	self->map = mmap(NULL, self->len, PROT_READ | PROT_WRITE, MAP_SHARED,
 			 self->fd[0], 0);
@@ -510,16 +510,8 @@ FIXTURE_SETUP(exchange)
 	self->devfd = ll_open();
 	ASSERT_LE(0, self->devfd);
 	for (i = 0; i < 2; i++) {
-		char *buf = malloc(self->len);
-
-		self->fd[i] = open(path[i], O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC,
-				   0600);
+		self->fd[i] = open_filled(path[i], i ? 0xa5 : 0x5a, self->len);
 		ASSERT_LE(0, self->fd[i]);
-		ASSERT_NE(NULL, buf);
-		memset(buf, i ? 0xa5 : 0x5a, self->len);
-		ASSERT_EQ(self->len, pwrite(self->fd[i], buf, self->len, 0));
-		ASSERT_EQ(0, fsync(self->fd[i]));
-		free(buf);
 	}
 	ASSERT_TRUE(is_dax(self->fd[0]));
 	ASSERT_FALSE(is_dax(self->fd[1]));
