@@ -504,8 +504,10 @@ int ll_break_init(void)
 	for (i = 0; i < ARRAY_SIZE(ll_kprobes); i++) {
 		ret = register_kprobe(&ll_kprobes[i]);
 		if (ret) {
-			pr_err("cannot probe %s (%d): this kernel lacks the break hook\n",
-			       ll_kprobes[i].symbol_name, ret);
+			pr_err("cannot probe %s (%d)%s\n",
+			       ll_kprobes[i].symbol_name, ret,
+			       ret == -ENOENT || ret == -EINVAL ?
+			       ": this kernel lacks the break hook" : "");
 			goto out_unregister;
 		}
 	}

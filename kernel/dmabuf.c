@@ -129,6 +129,7 @@ static int ll_dmabuf_attach(struct dma_buf *dmabuf,
 	attach->priv = la;
 	return 0;
 }
+ALLOW_ERROR_INJECTION(ll_dmabuf_attach, ERRNO);
 
 static void ll_dmabuf_detach(struct dma_buf *dmabuf,
 			     struct dma_buf_attachment *attach)
@@ -253,6 +254,7 @@ out_free:
 	kfree(sgt);
 	return ERR_PTR(ret);
 }
+ALLOW_ERROR_INJECTION(ll_dmabuf_map, ERRNO);
 
 static void ll_dmabuf_unmap(struct dma_buf_attachment *attach,
 			    struct sg_table *sgt, enum dma_data_direction dir)

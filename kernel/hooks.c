@@ -182,6 +182,13 @@ static struct ftrace_ops ll_check_ops = {
 		 FTRACE_OPS_FL_RECURSION,
 };
 
+/*
+ * The filter hash that ftrace_set_filter_ip() allocates for @ops is freed
+ * with ftrace_free_filter(), never by removing the address again: that
+ * allocates a copy, which can fail and leave the entry, and leaves an
+ * empty hash behind even when it works (kmemleak found both under fault
+ * injection, faultinj_test).
+ */
 static int ll_hook_register(struct ftrace_ops *ops, unsigned long addr,
 			    const char *name)
 {
@@ -190,16 +197,16 @@ static int ll_hook_register(struct ftrace_ops *ops, unsigned long addr,
 	if (!ret)
 		ret = register_ftrace_function(ops);
 	if (ret) {
-		ftrace_set_filter_ip(ops, addr, 1, 0);
+		ftrace_free_filter(ops);
 		pr_err("cannot redirect %s with ftrace (%d)\n", name, ret);
 	}
 	return ret;
 }
 
-static void ll_hook_unregister(struct ftrace_ops *ops, unsigned long addr)
+static void ll_hook_unregister(struct ftrace_ops *ops)
 {
 	unregister_ftrace_function(ops);
-	ftrace_set_filter_ip(ops, addr, 1, 0);
+	ftrace_free_filter(ops);
 }
 
 static int ll_hook_check(void)
@@ -213,7 +220,7 @@ static int ll_hook_check(void)
 		return ret;
 	OPTIMIZER_HIDE_VAR(target);	/* a real call, not inlined */
 	got = target();
-	ll_hook_unregister(&ll_check_ops, addr);
+	ll_hook_unregister(&ll_check_ops);
 	if (got != 1) {
 		pr_err("ftrace does not redirect calls on this kernel: no hook for XFS_IOC_SWAPEXT\n");
 		return -EOPNOTSUPP;
@@ -380,7 +387,7 @@ int ll_hooks_init(void)
 
 out_redirects:
 	while (i--)
-		ll_hook_unregister(&ll_redirects[i].ops, ll_redirects[i].from);
+		ll_hook_unregister(&ll_redirects[i].ops);
 	mutex_lock(&ll_ext4_mutex);
 	ll_ext4_unhook();
 	mutex_unlock(&ll_ext4_mutex);
@@ -394,7 +401,7 @@ void ll_hooks_exit(void)
 	unsigned int i;
 
 	for (i = 0; i < ARRAY_SIZE(ll_redirects); i++)
-		ll_hook_unregister(&ll_redirects[i].ops, ll_redirects[i].from);
+		ll_hook_unregister(&ll_redirects[i].ops);
 	unregister_module_notifier(&ll_module_nb);
 	mutex_lock(&ll_ext4_mutex);
 	ll_ext4_unhook();

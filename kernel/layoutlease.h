@@ -33,6 +33,7 @@
 #ifndef _LAYOUTLEASE_INTERNAL_H
 #define _LAYOUTLEASE_INTERNAL_H
 
+#include <linux/error-injection.h>
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/lockdep.h>
@@ -266,6 +267,7 @@ enum ll_limit {
 
 struct ll_user *ll_user_charge(enum ll_limit what);
 void ll_user_uncharge(struct ll_user *u, enum ll_limit what);
+void ll_users_exit(void);
 
 /* pin.c */
 int ll_pin_ioctl(struct ll_ucmd *ucmd);

@@ -42,7 +42,8 @@ struct ll_file *ll_file_lookup_rcu(struct address_space *mapping)
 	return NULL;
 }
 
-static struct ll_file *ll_file_get(struct address_space *mapping)
+/* The file's break state, made if it has none; NULL if out of memory. */
+static noinline struct ll_file *ll_file_get(struct address_space *mapping)
 {
 	struct ll_file *lf;
 
@@ -67,6 +68,7 @@ static struct ll_file *ll_file_get(struct address_space *mapping)
 	hash_add_rcu(ll_files, &lf->node, (unsigned long)mapping);
 	return lf;
 }
+ALLOW_ERROR_INJECTION(ll_file_get, NULL);
 
 static void ll_file_release(struct kref *ref)
 {
@@ -214,7 +216,8 @@ static int ll_match_file(const void *p, struct file *file, unsigned int fd)
  * would never end such an entry, so none is made for it (EBADF).  NULL for
  * the ioctls, which come through the caller's table.
  */
-struct ll_owner *ll_owner_current(struct ll_lease *lease, struct file *filp)
+noinline struct ll_owner *ll_owner_current(struct ll_lease *lease,
+					   struct file *filp)
 {
 	struct files_struct *files = current->files;
 	struct ll_owner *o, *new;
@@ -255,6 +258,7 @@ struct ll_owner *ll_owner_current(struct ll_lease *lease, struct file *filp)
 		ll_owner_free(new);
 	return o;
 }
+ALLOW_ERROR_INJECTION(ll_owner_current, ERRNO);
 
 static void ll_owner_queue(struct ll_owner *o, const struct layoutlease_event *ev)
 {

@@ -34,14 +34,19 @@ module_param_named(max_break_timeout_ms, ll_max_break_timeout_ms, uint, 0644);
 MODULE_PARM_DESC(max_break_timeout_ms,
 		 "Cap of the break timeout of any lease (ms, default 30000)");
 
-/* Copy the kernel's struct back, truncated to what user space knows. */
-int ll_ucmd_respond(struct ll_ucmd *ucmd, size_t cmd_len)
+/*
+ * Copy the kernel's struct back, truncated to what user space knows.  It
+ * comes after the command took effect, so its failure is every command's
+ * last error path: fail_function can make it fail (faultinj_test).
+ */
+noinline int ll_ucmd_respond(struct ll_ucmd *ucmd, size_t cmd_len)
 {
 	if (copy_to_user(ucmd->ubuffer, ucmd->cmd,
 			 min_t(size_t, ucmd->user_size, cmd_len)))
 		return -EFAULT;
 	return 0;
 }
+ALLOW_ERROR_INJECTION(ll_ucmd_respond, ERRNO);
 
 static int ll_get_info(struct ll_ucmd *ucmd);
 
@@ -243,6 +248,7 @@ static void __exit ll_exit(void)
 	ll_proc_exit();
 	ll_hooks_exit();
 	ll_break_exit();
+	ll_users_exit();
 }
 
 module_init(ll_init);

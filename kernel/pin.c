@@ -32,7 +32,8 @@ struct lockdep_map ll_pin_end_map = { .name = "layoutlease_pin_end" };
 /* Attempts of a NONBLOCK pin whose pages keep being invalidated. */
 #define LL_PIN_TRIES 16
 
-static int ll_charge(struct mm_struct *mm, unsigned long npages)
+/* RLIMIT_MEMLOCK; fail_function can make it fail (faultinj_test). */
+static noinline int ll_charge(struct mm_struct *mm, unsigned long npages)
 {
 	unsigned long limit = rlimit(RLIMIT_MEMLOCK) >> PAGE_SHIFT;
 
@@ -43,6 +44,8 @@ static int ll_charge(struct mm_struct *mm, unsigned long npages)
 	}
 	return 0;
 }
+
+ALLOW_ERROR_INJECTION(ll_charge, ERRNO);
 
 static void ll_uncharge(struct mm_struct *mm, unsigned long npages)
 {
@@ -288,6 +291,18 @@ static int ll_pin_check_vma(struct ll_lease *lease, struct mm_struct *mm,
 }
 
 /*
+ * The one call that pins pages.  It may pin fewer than asked or fail in
+ * ways no allocation failure reaches (-EFAULT on a page that is not
+ * present, -EAGAIN, -EINTR): fail_function makes it fail (faultinj_test).
+ */
+static noinline long ll_pin_range(struct ll_pin *pin)
+{
+	return ll_pin_user_pages(pin->addr, pin->npages,
+				 FOLL_WRITE | FOLL_NOFAULT, pin->pages);
+}
+ALLOW_ERROR_INJECTION(ll_pin_range, ERRNO);
+
+/*
  * Pin the pages and make the pin visible.  From then on the pin may end
  * (and be freed) at any time: what the caller reports comes back in @offset,
  * not from the pin.  Without @nonblock it retries until the pin is made, a
@@ -334,8 +349,7 @@ static int ll_pin_pages(struct ll_lease *lease, struct ll_pin *pin,
 		}
 		spin_unlock(&lf->lock);
 
-		got = ll_pin_user_pages(pin->addr, pin->npages,
-					FOLL_WRITE | FOLL_NOFAULT, pin->pages);
+		got = ll_pin_range(pin);
 		dead = false;
 		if (got == pin->npages) {
 			spin_lock(&lf->lock);

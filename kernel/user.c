@@ -86,7 +86,7 @@ static struct ll_user *ll_user_unhash_idle(struct ll_user *u)
  * the user to uncharge it from later, or ERR_PTR(-EMFILE or -ENOSPC) over
  * the limit, or ERR_PTR(-ENOMEM).
  */
-struct ll_user *ll_user_charge(enum ll_limit what)
+noinline struct ll_user *ll_user_charge(enum ll_limit what)
 {
 	kuid_t uid = current_euid();
 	struct ll_user *u, *new = NULL, *idle = NULL;
@@ -118,6 +118,7 @@ struct ll_user *ll_user_charge(enum ll_limit what)
 	kfree(idle);
 	return u;
 }
+ALLOW_ERROR_INJECTION(ll_user_charge, ERRNO);
 
 void ll_user_uncharge(struct ll_user *u, enum ll_limit what)
 {
@@ -131,4 +132,23 @@ void ll_user_uncharge(struct ll_user *u, enum ll_limit what)
 	idle = ll_user_unhash_idle(u);
 	spin_unlock(&ll_users_lock);
 	kfree(idle);
+}
+
+/*
+ * At module exit every object is gone, and with it every charge: an entry
+ * left is a charge some path forgot to give back.
+ */
+void ll_users_exit(void)
+{
+	struct hlist_node *tmp;
+	struct ll_user *u;
+	int bkt;
+
+	hash_for_each_safe(ll_users, bkt, tmp, u, node) {
+		WARN(1, "layoutlease: uid %u still charged: %u leases, %u pins, %u owners\n",
+		     __kuid_val(u->uid), u->count[LL_LIMIT_LEASES],
+		     u->count[LL_LIMIT_PINS], u->count[LL_LIMIT_OWNERS]);
+		hash_del(&u->node);
+		kfree(u);
+	}
 }

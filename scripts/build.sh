@@ -6,23 +6,29 @@
 #
 #   scripts/build.sh KERNEL     prints the build directory
 #
-# KERNEL is a name of scripts/kernels.sh (6.1, 6.12, sid) or "debug".
+# KERNEL is a name of scripts/kernels.sh (6.1, 6.12, sid) or of a debug
+# kernel of scripts/debug-kernel.sh (debug, debug-sid, kcsan).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 name=$1
-kdir_of() {
-	if [ "$name" = debug ]; then
-		local d
-		d=$("$top/scripts/debug-kernel.sh" | tail -n 1)
-		echo "$d/build"
-	else
-		cat "$("$top/scripts/kernels.sh" fetch "$name")/kdir"
+LL_CACHE=${LL_CACHE:-/var/cache/layoutlease}
+# The kernel tree, and the chroot to build in (sid's compiler), if any.
+chroot= bind=$top
+case $name in
+debug|debug-sid|kcsan)
+	kdir=$("$top/scripts/debug-kernel.sh" "$name" | tail -n 1)/build
+	if [ "$name" = debug-sid ]; then
+		chroot=$(cat "$("$top/scripts/kernels.sh" fetch sid)/chroot")
+		bind="$top $LL_CACHE/debug"
 	fi
-}
-kdir=$(kdir_of)
-kd=
-[ "$name" = debug ] || kd=$("$top/scripts/kernels.sh" fetch "$name")
+	;;
+*)
+	kd=$("$top/scripts/kernels.sh" fetch "$name")
+	kdir=$(cat "$kd/kdir")
+	[ -e "$kd/chroot" ] && chroot=$(cat "$kd/chroot")
+	;;
+esac
 out=$top/build/$name
 mkdir -p "$out"
 # A copy per kernel: objects of different kernels must not mix.
@@ -32,8 +38,8 @@ for d in Kbuild Makefile kernel uapi scripts selftests; do
 done
 
 run() {
-	if [ -n "$kd" ] && [ -e "$kd/chroot" ]; then
-		LL_BIND=$top "$top/scripts/kernels.sh" chroot "$(cat "$kd/chroot")" \
+	if [ -n "$chroot" ]; then
+		LL_BIND=$bind "$top/scripts/kernels.sh" chroot "$chroot" \
 			sh -c 'cd "$1" && shift && "$@"' sh "$out" "$@"
 	else
 		(cd "$out" && "$@")

@@ -163,8 +163,9 @@ fetch_sid() {	# name release dir
 }
 
 # Run a command in a chroot with /proc (objtool needs it), /dev and the
-# clone bind-mounted at the same path, in a private mount namespace so
-# that nothing stays mounted afterwards.
+# paths of $LL_BIND (separated by spaces: the clone, a kernel tree)
+# bind-mounted at the same path, in a private mount namespace so that
+# nothing stays mounted afterwards.
 in_chroot() {	# chroot cmd...
 	local ch=$1
 	shift
@@ -173,10 +174,10 @@ in_chroot() {	# chroot cmd...
 		mount -t proc proc "$ch/proc"
 		mount --rbind /dev "$ch/dev"
 		cp /etc/resolv.conf "$ch/etc/resolv.conf" 2>/dev/null || true
-		if [ -n "${LL_BIND:-}" ]; then
-			mkdir -p "$ch$LL_BIND"
-			mount --bind "$LL_BIND" "$ch$LL_BIND"
-		fi
+		for b in ${LL_BIND:-}; do
+			mkdir -p "$ch$b"
+			mount --bind "$b" "$ch$b"
+		done
 		exec chroot "$ch" "$@"' sh "$ch" "$@"
 }
 
