@@ -33,6 +33,8 @@ struct workqueue_struct *ll_wq;
 
 /* How long pins stay refused after the last one went, at most. */
 #define LL_DRAIN_GRACE_MS 1000
+/* While draining, how often the file's mappings are zapped (6.15 on). */
+#define LL_DRAIN_ZAP_MS 10
 
 /* The break is over; called with lf->lock held, then wake lf->waitq. */
 static void ll_end_break(struct ll_file *lf)
@@ -61,23 +63,47 @@ static void ll_break_start_locked(struct ll_file *lf)
 
 /*
  * The filesystem scans @mapping for busy pages, holding its
- * invalidate_lock: start a break, or end a drain.  Returns the file's pins.
+ * invalidate_lock: start a break.  A drain ends by the scan's result
+ * (ll_break_scan_result()), not here.  Returns the file's pins.
  */
 static unsigned long ll_break_scan_locked(struct ll_file *lf)
 {
 	lockdep_assert_held(&lf->lock);
-	if (lf->draining) {
-		/*
-		 * The filesystem rescans after the last pin went: it holds
-		 * invalidate_lock from here until its operation is done,
-		 * which keeps new pins out from now on.
-		 */
-		ll_end_break(lf);
-		wake_up_all(&lf->waitq);
-	} else {
+	if (!lf->draining)
 		ll_break_start_locked(lf);
-	}
 	return lf->npins;
+}
+
+/*
+ * What a scan of a leased file found (hooks.c's wrapper, as it returns).
+ * Only a scan that found no busy page ends a drain: the filesystem holds
+ * invalidate_lock from there until its operation is done, which keeps new
+ * pins out.  One that found a page will drop the lock and sleep again, so
+ * the drain goes on (pins refused, on 6.15 and later the mappings zapped)
+ * and its grace starts again.  Ending the drain at the scan's entry, as
+ * before, let pins in while the filesystem still slept on a page, and a
+ * new pin of that page held the truncate (race_stress on 7.2).
+ */
+void ll_break_scan_result(struct address_space *mapping, bool busy)
+{
+	struct ll_file *lf;
+	bool ended = false;
+
+	rcu_read_lock();
+	lf = ll_file_lookup_rcu(mapping);
+	if (lf) {
+		spin_lock(&lf->lock);
+		if (lf->draining && !busy) {
+			ll_end_break(lf);
+			ended = true;
+		} else if (lf->draining) {
+			lf->drain_end = ktime_add_ms(ktime_get(), LL_DRAIN_GRACE_MS);
+		}
+		spin_unlock(&lf->lock);
+		if (ended)
+			wake_up_all(&lf->waitq);
+	}
+	rcu_read_unlock();
 }
 
 bool ll_file_leased(struct address_space *mapping)
@@ -187,8 +213,13 @@ bool ll_break_locked(struct address_space *mapping)
 		return false;
 	if (ll_break_mapping(mapping))
 		return true;
-	if (!ll_file_leased(mapping) || !ll_dax_drop_entries(mapping))
+	if (!ll_file_leased(mapping))
 		return false;
+	if (!ll_dax_drop_entries(mapping)) {
+		/* Locked with no pin: as a scan that found none busy. */
+		ll_break_scan_result(mapping, false);
+		return false;
+	}
 	/*
 	 * A short-term reference (direct I/O, vmsplice) holds a page: wait
 	 * for it as the filesystem would, though not interruptibly (the
@@ -439,10 +470,34 @@ void ll_break_work(struct work_struct *work)
  * rescan or the grace, never at once, since the filesystem may still be
  * asleep with invalidate_lock dropped.
  */
+/*
+ * On kernels whose fsdax mappings hold page references, the filesystem
+ * asleep in its break wakes only when a page's count reaches 0: once the
+ * pins are gone, a fault in the meantime (the holder touching its mapping,
+ * with invalidate_lock dropped by the sleeping filesystem) would keep it
+ * asleep until that mapping went, the truncate unbounded.  So while the
+ * file drains its mappings are zapped every LL_DRAIN_ZAP_MS: the count
+ * drops, the filesystem wakes, and its writer lock on invalidate_lock
+ * holds new faults off while it rescans (which ends the drain).  race_stress
+ * found it on 7.2: truncates held for seconds until the holder unmapped.
+ * Returns an inode reference to zap with, or NULL.
+ */
+static struct inode *ll_drain_zap_inode(struct ll_file *lf)
+{
+	struct ll_lease *lease;
+
+	lockdep_assert_held(&lf->lock);
+	if (!LL_DAX_MAPPINGS_HOLD_PAGES || !lf->draining)
+		return NULL;
+	lease = list_first_entry_or_null(&lf->leases, struct ll_lease, file_node);
+	return lease ? igrab(d_inode(lease->path.dentry)) : NULL;
+}
+
 void ll_revoke_work(struct work_struct *work)
 {
 	struct ll_file *lf = container_of(to_delayed_work(work), struct ll_file,
 					  revoke_work);
+	struct inode *zap = NULL;
 	ktime_t next = KTIME_MAX;
 	bool ended = false;
 
@@ -455,7 +510,11 @@ void ll_revoke_work(struct work_struct *work)
 			ll_end_break(lf);
 			ended = true;
 		} else {
-			ll_arm_revoke(lf, lf->drain_end);
+			zap = ll_drain_zap_inode(lf);
+			next = lf->drain_end;
+			if (zap)
+				next = min(next, ktime_add_ms(ktime_get(), LL_DRAIN_ZAP_MS));
+			ll_arm_revoke(lf, next);
 		}
 	} else if (lf->breaking && next != KTIME_MAX) {
 		ll_arm_revoke(lf, next);
@@ -463,6 +522,10 @@ void ll_revoke_work(struct work_struct *work)
 	spin_unlock(&lf->lock);
 	if (ended)
 		wake_up_all(&lf->waitq);
+	if (zap) {
+		unmap_mapping_range(zap->i_mapping, 0, 0, 1);
+		iput(zap);
+	}
 	ll_file_put(lf);
 }
 
@@ -484,7 +547,9 @@ void ll_break_pins_gone(struct ll_file *lf)
 		list_for_each_entry(lease, &lf->leases, file_node)
 			ll_lease_event(lease, LAYOUTLEASE_EVENT_BREAK_DONE, 0,
 				       lease->start, lease->end - lease->start, 0);
-		ll_arm_revoke(lf, lf->drain_end);
+		/* At once where mappings hold pages: see ll_revoke_work(). */
+		ll_arm_revoke(lf, LL_DAX_MAPPINGS_HOLD_PAGES ? ktime_get() :
+			      lf->drain_end);
 		wake_up_all(&lf->waitq);	/* ll_break_wait() */
 	}
 	spin_unlock(&lf->lock);

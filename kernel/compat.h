@@ -93,6 +93,19 @@ static inline int ll_dax_drop_entries(struct address_space *mapping)
 }
 
 /*
+ * From 6.15 on (the series that added dax_break_layout()) every mapping of
+ * an fsdax page holds a reference, and the filesystem's wait for a busy
+ * page ends only when its count reaches 0: a fault while the filesystem
+ * sleeps, invalidate_lock dropped, keeps it asleep until that mapping goes.
+ * On 6.1 and 6.12 mappings hold none.  See ll_revoke_work().
+ */
+#ifdef LL_HAVE_DAX_BREAK_LAYOUT
+#define LL_DAX_MAPPINGS_HOLD_PAGES true
+#else
+#define LL_DAX_MAPPINGS_HOLD_PAGES false
+#endif
+
+/*
  * The page a filesystem waits on for a busy fsdax page: the page itself on
  * 6.1/6.12 (each counts its own references from 1), its folio's head from
  * 6.15 on (fsdax folios are refcounted, and may be large, since the series

@@ -78,8 +78,11 @@ static struct page *ll_busy_scan_done(struct address_space *mapping,
 {
 	if (!page)
 		page = ll_break_busy_page(mapping, start, end);
-	if (page && ll_file_leased(mapping))
-		ll_pin_end_might_wait();
+	if (ll_file_leased(mapping)) {
+		ll_break_scan_result(mapping, page);
+		if (page)
+			ll_pin_end_might_wait();
+	}
 	return page;
 }
 

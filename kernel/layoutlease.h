@@ -306,6 +306,7 @@ void ll_revoke_work(struct work_struct *work);
 void ll_break_pins_gone(struct ll_file *lf);
 void ll_break_wait(struct address_space *mapping);
 bool ll_break_locked(struct address_space *mapping);
+void ll_break_scan_result(struct address_space *mapping, bool busy);
 bool ll_trigger_check(void);
 bool ll_file_leased(struct address_space *mapping);
 struct page *ll_break_busy_page(struct address_space *mapping, loff_t start,

@@ -378,6 +378,13 @@ static int ll_pin_pages(struct ll_lease *lease, struct ll_pin *pin,
 			return -ENXIO;
 		if (got < 0 && got != -EFAULT)
 			return got;
+		/*
+		 * No fault while the file breaks: on 6.15 and later a page
+		 * faulted in keeps the filesystem's wait going (see
+		 * ll_revoke_work()).  The loop's top waits for the break.
+		 */
+		if (READ_ONCE(lf->breaking))
+			continue;
 		if (fault_in_safe_writeable((const char __user *)pin->addr,
 					    end - pin->addr))
 			return -EFAULT;

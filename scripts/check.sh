@@ -6,29 +6,37 @@
 # and the test bed's own checks.  Prints every test, ends with the line
 # "N passed, N failed" and exits non-zero on any failure.
 #
-#   scripts/check.sh [--build-only] [KERNEL...]   default: 6.1 6.12 sid debug
+#   scripts/check.sh [--build-only] [KERNEL...]
+#
+# Default: 6.1 6.12 sid and the debug kernels debug (6.12, KASAN), debug-sid
+# (7.2, KASAN) and kcsan (6.12, KCSAN) of scripts/debug-kernel.sh.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
 build_only=
 [ "${1:-}" = --build-only ] && { build_only=1; shift; }
-kernels=${*:-${LL_KERNELS:-6.1 6.12 sid debug}}
+kernels=${*:-${LL_KERNELS:-6.1 6.12 sid debug debug-sid kcsan}}
+is_debug() { case $1 in debug|debug-sid|kcsan) return 0 ;; esac; return 1; }
+debugs= plains=
+for k in $kernels; do
+	if is_debug "$k"; then debugs="$debugs $k"; else plains="$plains $k"; fi
+done
 passed=0 failed=0 skipped=0
 logdir=$top/build/check
 rm -rf "$logdir" && mkdir -p "$logdir"
 start=$(date +%s)
 
-# From a cold cache the debug kernel is the longest step: build it now, at
-# the lowest priority, beside the other kernels' builds and VM runs (their
-# single-threaded TCG leaves a core); scripts/build.sh debug then waits for
-# it (scripts/debug-kernel.sh takes a lock) or finds it cached.
-case " $kernels " in
-*" debug "*)
-	[ -n "$build_only" ] ||
-		nice -n 19 scripts/debug-kernel.sh >"$logdir/debug-kernel.log" 2>&1 &
-	;;
-esac
+# From a cold cache the debug kernels are the longest step: build them now,
+# one after the other at the lowest priority, beside the other kernels'
+# builds and VM runs (their single-threaded TCG leaves a core);
+# scripts/build.sh then waits for each (scripts/debug-kernel.sh takes a
+# lock) or finds it cached.
+if [ -n "$debugs" ] && [ -z "$build_only" ]; then
+	for k in $debugs; do
+		nice -n 19 scripts/debug-kernel.sh "$k" >"$logdir/debug-kernel-$k.log" 2>&1
+	done &
+fi
 
 pass() { passed=$((passed + 1)); echo "ok      $*"; }
 fail() { failed=$((failed + 1)); echo "FAIL    $*"; }
@@ -115,7 +123,7 @@ testbed_checks() {	# kernel results-file
 # to $logdir/vm-K.rc and vm-K.secs.
 vm_tests() {	# kernel
 	local k=$1 limit=600 t0
-	[ "$k" = debug ] && limit=900
+	is_debug "$k" && limit=1500
 	t0=$(date +%s)
 	scripts/vm-run -k "$k" -t $limit -- selftests/run.sh >"$logdir/vm-$k.log" 2>&1
 	echo $? >"$logdir/vm-$k.rc"
@@ -148,22 +156,49 @@ dkms_test() {
 	return $rc
 }
 
-# The debug kernel (its build, then its VM run, the longest) and the DKMS
-# test (its fetch of 6.12 waits for any other, kernels.sh locks) run in the
-# background from the start, the other kernels one after the other in the
+# The debug kernels (their builds, then their VM runs, the longest) and the
+# DKMS test (its fetch of 6.12 waits for any other, kernels.sh locks) run in
+# the background from the start: the debug kernels in two lanes (the first
+# and third in one, the second in the other: three KASAN/KCSAN guests at
+# once would share two cores), the other kernels one after the other in the
 # foreground; then the test bed's self-checks.  Results of the background
 # runs are counted when they are done.
-case " $kernels " in *" debug "*) has_debug=1 ;; *) has_debug= ;; esac
-if [ -z "$build_only" ] && [ -n "$has_debug" ]; then
-	{
-		if scripts/build.sh debug >"$logdir/build-debug.log" 2>&1; then
-			echo 0 >"$logdir/build-debug.rc"
-			vm_tests debug
+# On the KCSAN kernel, a deliberate data race in a test module must fail
+# its VM run.
+kcsan_check() {
+	local log=$logdir/testbed-kcsan.log name="[kcsan] test bed: a data race in a module fails the run"
+	# shellcheck disable=SC2016
+	if ! scripts/vm-run -k kcsan -- bash -c 'insmod $LL_TESTMODS/ll_testbed_race.ko' \
+		>"$log" 2>&1 && grep -q "BUG: KCSAN: data-race in ll_race_step" "$log" &&
+		grep -q "kernel log has a report" "$log"; then
+		printf 'ok\t%s\n' "$name" >"$logdir/testbed-kcsan.results"
+	else
+		printf 'FAIL\t%s\n' "$name" >"$logdir/testbed-kcsan.results"
+	fi
+}
+
+debug_lane() {	# kernel...
+	local k
+	for k in "$@"; do
+		if scripts/build.sh "$k" >"$logdir/build-$k.log" 2>&1; then
+			echo 0 >"$logdir/build-$k.rc"
+			vm_tests "$k"
+			[ "$k" = kcsan ] && kcsan_check
 		else
-			echo 1 >"$logdir/build-debug.rc"
+			echo 1 >"$logdir/build-$k.rc"
 		fi
-	} &
-	debug_pid=$!
+	done
+}
+lane_pids=
+if [ -z "$build_only" ] && [ -n "$debugs" ]; then
+	# shellcheck disable=SC2086
+	set -- $debugs
+	debug_lane "$1" ${3:+"$3"} &
+	lane_pids=$!
+	if [ -n "${2:-}" ]; then
+		debug_lane "$2" &
+		lane_pids="$lane_pids $!"
+	fi
 fi
 
 case " $kernels " in
@@ -176,7 +211,7 @@ case " $kernels " in
 esac
 
 for k in $kernels; do
-	[ "$k" = debug ] && [ -z "$build_only" ] && continue
+	is_debug "$k" && [ -z "$build_only" ] && continue
 	echo "== kernel $k"
 	check "[$k] module and test modules build with W=1, no warning" scripts/build.sh "$k"
 	[ -n "$build_only" ] && continue
@@ -185,9 +220,9 @@ for k in $kernels; do
 done
 
 if [ -z "$build_only" ]; then
-	k=${kernels%% *}
-	[ "$k" = debug ] && k=${kernels#debug } && k=${k%% *}
-	if [ "$k" != debug ] && [ -n "$k" ]; then
+	k=${plains# }
+	k=${k%% *}
+	if [ -n "$k" ]; then
 		echo "== test bed self-checks ($k)"
 		testbed_checks "$k" "$logdir/testbed.results"
 		while IFS=$'\t' read -r res name; do
@@ -196,17 +231,25 @@ if [ -z "$build_only" ]; then
 	fi
 fi
 
-if [ -n "${debug_pid:-}" ]; then
-	wait "$debug_pid"
-	echo "== kernel debug"
-	if [ "$(cat "$logdir/build-debug.rc")" = 0 ]; then
-		pass "[debug] module and test modules build with W=1, no warning"
-		vm_report debug
+for pid in $lane_pids; do
+	wait "$pid"
+done
+for k in $debugs; do
+	[ -n "$build_only" ] && break
+	echo "== kernel $k"
+	if [ "$(cat "$logdir/build-$k.rc" 2>/dev/null)" = 0 ]; then
+		pass "[$k] module and test modules build with W=1, no warning"
+		vm_report "$k"
 	else
-		fail "[debug] module and test modules build with W=1, no warning"
-		tail -n 30 "$logdir/build-debug.log" | sed 's/^/        | /'
+		fail "[$k] module and test modules build with W=1, no warning"
+		tail -n 30 "$logdir/build-$k.log" | sed 's/^/        | /'
 	fi
-fi
+	if [ "$k" = kcsan ] && [ -e "$logdir/testbed-kcsan.results" ]; then
+		while IFS=$'\t' read -r res name; do
+			if [ "$res" = ok ]; then pass "$name"; else fail "$name"; fi
+		done < "$logdir/testbed-kcsan.results"
+	fi
+done
 if [ -n "${dkms_pid:-}" ]; then
 	wait "$dkms_pid"
 	echo "== DKMS (6.12)"

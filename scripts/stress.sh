@@ -1,18 +1,66 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# make stress: the stateful fuzzer (selftests/fuzz.c) at length in a VM of
-# one kernel, the debug kernel by default (KASAN, lockdep, kmemleak), for
-# STRESS_SECONDS (default 1200).  It prints the seed; a failure prints the
-# call and a replay line ("fuzz -s SEED -n CALLS"), to run with
-#   scripts/vm-run -k KERNEL -- build/selftests/fuzz -s SEED -n CALLS -v
-set -euo pipefail
+# make stress: the stateful fuzzer (selftests/fuzz.c, JOBS workers) and the
+# race stress (selftests/race_stress.c) at length, in a VM per kernel, the
+# debug kernels by default (KASAN, lockdep, kmemleak; KCSAN), all at once.
+#
+#   K="debug debug-sid kcsan"   the kernels
+#   STRESS_SECONDS=1200         the time of each VM: 60% fuzz, 40% race stress
+#   SEED=N                      the fuzzer's and the stress's seed (default new)
+#   JOBS=4                      fuzzer workers
+#
+# Prints per kernel what ran, the seeds, the calls made and the worst
+# truncate; a failure prints the seed and a one-line replay command.  Logs
+# in build/stress/.
+set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-cd "$top"
+cd "$top" || exit 1
 scripts/deps.sh >/dev/null
-make -s -C selftests
-k=${K:-debug}
+make -s -C selftests || exit 1
+kernels=${K:-debug debug-sid kcsan}
 secs=${STRESS_SECONDS:-1200}
-echo "stress: fuzz on $k for $secs s"
-exec scripts/vm-run -k "$k" -t $((secs + 600)) -- \
-	build/selftests/fuzz -n 2000000000 -t "$secs" ${SEED:+-s "$SEED"}
+jobs=${JOBS:-4}
+seed=${SEED:-$(( $(date +%s%N) % 1000000000000 ))}
+fz=$((secs * 6 / 10))
+rs=$((secs - fz))
+logdir=$top/build/stress
+mkdir -p "$logdir"
+echo "stress: $kernels, $secs s each (fuzz -j $jobs for $fz s, race_stress for $rs s), seed $seed"
+
+one() {	# kernel
+	local k=$1
+	scripts/vm-run -k "$k" -t $((secs + 900)) -o "$logdir/vm-$k" -- bash -c "
+		build/selftests/fuzz -j $jobs -n 2000000000 -t $fz -s $seed; f=\$?
+		build/selftests/race_stress -t $rs -s $seed; r=\$?
+		exit \$((f | r))" >"$logdir/$k.log" 2>&1
+}
+
+pids=()
+for k in $kernels; do
+	scripts/build.sh "$k" >/dev/null || { echo "stress: build for $k failed"; exit 1; }
+done
+for k in $kernels; do
+	one "$k" &
+	pids+=($!)
+done
+rc=0 i=0
+for k in $kernels; do
+	wait "${pids[$i]}"
+	r=$?
+	i=$((i + 1))
+	log=$logdir/$k.log
+	calls=$(sed -n 's/^ok 1 fuzz seed [0-9]* workers [0-9]* calls \([0-9]*\).*/\1/p' "$log")
+	worst=$(sed -n 's/^# .*worst truncate \([0-9]* ms\).*/\1/p' "$log" | tail -n 1)
+	ops=$(sed -n 's/^# ops \([0-9]*\).*/\1/p' "$log" | tail -n 1)
+	if [ $r = 0 ]; then
+		echo "ok      [$k] fuzz seed $seed: ${calls:-?} calls; race_stress seed $seed: ${ops:-?} ops, worst truncate ${worst:-?}"
+	else
+		rc=1
+		echo "FAIL    [$k] exit $r (log: $log)"
+		grep -E '^# (FAIL|replay)|^not ok|^vm-run|^# w[0-9]+ # (FAIL|replay)' "$log" | head -n 20 | sed 's/^/        | /'
+		grep -h -E '^# (w[0-9]+ # )?replay: ' "$log" | head -n 1 |
+			sed "s|^# \(w[0-9]* # \)\{0,1\}replay: \(.*\)|        replay: scripts/vm-run -k $k -- build/selftests/\2 -v|"
+	fi
+done
+exit $rc

@@ -19,6 +19,10 @@ exec >$con 2>&1
 
 die() { echo "vm-guest: $*"; exit 125; }
 
+# Two CPUs, or races cannot happen (the debug kernels, without ACPI, see
+# only the CPUs of the BIOS's MP table: one per socket, hence sockets=2).
+[ "$(nproc)" -ge 2 ] || die "the guest has $(nproc) CPU (want 2: vm-run -smp 2,sockets=2)"
+
 kmemleak=/sys/kernel/debug/kmemleak
 if [ -w $kmemleak ]; then
 	# Forget what the boot left, so that only what follows is counted.

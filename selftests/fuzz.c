@@ -17,7 +17,14 @@
  * importer's status.  A pin leaves the model only by UNPIN or by its
  * REVOKED or UNMAPPED record (or silently, if its lease fd was closed).
  *
- *   fuzz [-s SEED] [-n CALLS] [-t SECONDS] [-f xfs|ext4] [-v]
+ *   fuzz [-s SEED] [-n CALLS] [-t SECONDS] [-f xfs|ext4] [-j JOBS] [-v]
+ *
+ * -j runs JOBS fuzzers side by side, each a process with files, leases and
+ * a model of its own (their calls race in the module, their models do
+ * not), each up to CALLS calls: worker I has seed SEED + I and, failing,
+ * prints its own replay line
+ * (which runs it alone).  Most of a fuzzer's time is spent waiting for
+ * breaks and children, so workers multiply the calls made in a given time.
  *
  * Call K draws its numbers from a private PRNG seeded with (SEED, K), so a
  * seed replays the same calls: a failure prints "# FAIL seed N call K: ..."
@@ -127,6 +134,7 @@ static unsigned long long seed;
 static int step, ncalls = 3000, nfiles, nimps, ndead, nkids;
 static bool verbose, allow_pinned;
 static const char *fsopt;
+static const char *tap = "";	/* "# wN " in a worker of -j: its TAP is not the run's */
 static long ps, vm_base, max_pin_pages = 1L << 30;
 static pid_t mypid, live_child = -1, dead_pids[8];	/* exited children */
 static int devfd, memfd = -1, tmpfd = -1, dirfd_ = -1, pipefd[2] = { -1, -1 };
@@ -229,7 +237,7 @@ static void __attribute__((noreturn, format(printf, 1, 2))) fail(const char *fmt
 		kill(live_child, SIGKILL);
 	for (i = 0; i < nfiles; i++)
 		unlink(files[i].path);
-	printf("not ok 1 fuzz seed %llu\n", seed);
+	printf("%snot ok 1 fuzz seed %llu\n", tap, seed);
 	exit(1);
 }
 
@@ -2081,6 +2089,53 @@ static void finish(void)
 		close(imps[i].fd);
 }
 
+static int jobs = 1;
+static int *job_calls;	/* a worker's calls, shared with the parent */
+
+/*
+ * -j: fork the workers, each of which goes on in main() as a fuzzer of its
+ * own; the run passes if every worker does.
+ */
+static int run_jobs(int n, char **argv)
+{
+	int *calls = mmap(NULL, n * sizeof(int), PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	unsigned long long base = seed;
+	int i, st, failed = 0, total = 0;
+	static char tags[64][16];
+	pid_t pid;
+
+	if (calls == MAP_FAILED || n > 64)
+		errx(2, "-j: at most 64 workers");
+	printf("TAP version 13\n1..1\n# seed %llu, %d workers (worker I: seed %llu + I)\n",
+	       base, n, base);
+	fflush(stdout);
+	for (i = 0; i < n; i++) {
+		pid = fork();
+		if (pid < 0)
+			err(2, "fork");
+		if (!pid) {
+			seed = base + i;
+			snprintf(tags[i], sizeof(tags[i]), "# w%d ", i);
+			tap = tags[i];
+			job_calls = &calls[i];
+			jobs = 1;
+			return -1;	/* main() goes on as worker i */
+		}
+	}
+	while ((pid = wait(&st)) > 0)
+		failed += !WIFEXITED(st) || WEXITSTATUS(st);
+	for (i = 0; i < n; i++)
+		total += calls[i];
+	if (failed)
+		printf("not ok 1 fuzz seed %llu: %d of %d workers failed (%d calls)\n",
+		       base, failed, n, total);
+	else
+		printf("ok 1 fuzz seed %llu workers %d calls %d\n", base, n, total);
+	(void)argv;
+	return failed ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *fss[2], *all[] = { "xfs", "ext4" };
@@ -2089,7 +2144,7 @@ int main(int argc, char **argv)
 	bool seeded = false;
 	long long t0;
 
-	while ((opt = getopt(argc, argv, "s:n:t:f:v")) != -1) {
+	while ((opt = getopt(argc, argv, "s:n:t:f:j:v")) != -1) {
 		if (opt == 's')
 			seeded = (seed = strtoull(optarg, NULL, 0), true);
 		else if (opt == 'n')
@@ -2100,8 +2155,10 @@ int main(int argc, char **argv)
 			fsopt = optarg;
 		else if (opt == 'v')
 			verbose = true;
+		else if (opt == 'j' && atoi(optarg) > 0)
+			jobs = atoi(optarg);
 		else
-			errx(2, "usage: %s [-s SEED] [-n CALLS] [-t SECONDS] [-f xfs|ext4] [-v]",
+			errx(2, "usage: %s [-s SEED] [-n CALLS] [-t SECONDS] [-f xfs|ext4] [-j JOBS] [-v]",
 			     argv[0]);
 	}
 	if (!seeded)
@@ -2109,10 +2166,16 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	mypid = getpid();
 	ps = sysconf(_SC_PAGESIZE);
-	printf("TAP version 13\n1..1\n# seed %llu\n", seed);
+	if (jobs > 1) {
+		i = run_jobs(jobs, argv);
+		if (i >= 0)
+			return i;
+		mypid = getpid();	/* worker: a fuzzer of its own */
+	}
+	printf("%sTAP version 13\n%s1..1\n# seed %llu\n", tap, tap, seed);
 	devfd = ll_open();
 	if (devfd < 0) {
-		printf("ok 1 fuzz # SKIP no %s\n", LAYOUTLEASE_DEVICE);
+		printf("%sok 1 fuzz # SKIP no %s\n", tap, LAYOUTLEASE_DEVICE);
 		return 0;
 	}
 	info.size = sizeof(info);
@@ -2124,7 +2187,7 @@ int main(int argc, char **argv)
 		if ((!fsopt || !strcmp(fsopt, all[i])) && fs_usable(all[i]))
 			fss[nfs++] = all[i];
 	if (!nfs) {
-		printf("ok 1 fuzz # SKIP no DAX mount of %s\n", fsopt ? fsopt : "xfs or ext4");
+		printf("%sok 1 fuzz # SKIP no DAX mount of %s\n", tap, fsopt ? fsopt : "xfs or ext4");
 		return 0;
 	}
 	if (setrlimit(RLIMIT_MEMLOCK, &rl) && !getrlimit(RLIMIT_MEMLOCK, &rl))
@@ -2151,6 +2214,8 @@ int main(int argc, char **argv)
 	}
 	step--;
 	finish();
-	printf("ok 1 fuzz seed %llu calls %d\n", seed, step);
+	if (job_calls)
+		*job_calls = step;
+	printf("%sok 1 fuzz seed %llu calls %d\n", tap, seed, step);
 	return 0;
 }

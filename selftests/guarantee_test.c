@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
+#include <setjmp.h>
+
 #include "layoutlease_utils.h"
 
 #define NPAGES 16
@@ -234,6 +236,65 @@ TEST_F(g, no_repin_during_break)
 		while (drain_events(lease_fd, &ev, 1))
 			;
 	}
+	close(lease_fd);
+}
+
+/*
+ * A holder that touches its mapping while the file breaks, its pin revoked
+ * at the 100 ms deadline.  From 6.15 on every mapping of an fsdax page
+ * holds a reference and the filesystem's wait ends only at 0: the fault,
+ * made while the filesystem slept with invalidate_lock dropped, held the
+ * truncate until the holder unmapped, 2 s later (race_stress found it on
+ * 7.2).  The truncate must end in time, and the touching then gets SIGBUS.
+ */
+static sigjmp_buf touch_jmp;
+
+static void touch_bus(int sig)
+{
+	siglongjmp(touch_jmp, 1);
+}
+
+TEST_F(g, touching_holder_holds_no_truncate)
+{
+	volatile char *m = (volatile char *)self->map;
+	long long t0, took = -1;
+	int p[2], status, lease_fd;
+	pid_t pid;
+
+	test_cmd_lease_create(self->fd, 0, self->len, 100, &lease_fd);
+	test_cmd_pin(lease_fd, self->map, page_size, NULL);
+	ASSERT_EQ(0, pipe(p));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid) {
+		long long t = ll_now_ms();
+
+		if (ftruncate(self->fd, 0))
+			_exit(1);
+		t = ll_now_ms() - t;
+		_exit(write(p[1], &t, sizeof(t)) == sizeof(t) ? 0 : 2);
+	}
+	close(p[1]);
+	usleep(30000);
+	signal(SIGBUS, touch_bus);
+	t0 = ll_now_ms();
+	if (!sigsetjmp(touch_jmp, 1))
+		while (ll_now_ms() - t0 < 3000) {
+			m[0]++;
+			usleep(1000);
+		}
+	signal(SIGBUS, SIG_DFL);
+	TH_LOG("touching ended after %lld ms", ll_now_ms() - t0);
+	usleep(200000);
+	munmap(self->map, self->len);
+	self->map = MAP_FAILED;
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	ASSERT_EQ(sizeof(took), read(p[0], &took, sizeof(took)));
+	close(p[0]);
+	TH_LOG("truncate %lld ms (timeout 100 ms)", took);
+	EXPECT_GT(100 + 1500, took);
 	close(lease_fd);
 }
 

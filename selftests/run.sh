@@ -8,11 +8,18 @@
 top=$(cd "$(dirname "$0")/.." && pwd)
 rc=0
 progs=("$@")
-# By default every test program, then a short run of the stateful fuzzer
-# (3000 calls, a new seed each time; it prints the seed and how to replay).
-[ ${#progs[@]} -gt 0 ] || progs=("$top"/build/selftests/*_test "$top"/build/selftests/fuzz)
+# By default every test program, then short runs of the stateful fuzzer
+# (two workers of 1500 calls, a new seed each time; it prints the seed and
+# how to replay) and of the race stress (20 s).
+[ ${#progs[@]} -gt 0 ] ||
+	progs=("$top"/build/selftests/*_test "$top"/build/selftests/fuzz "$top"/build/selftests/race_stress)
 for p in "${progs[@]}"; do
+	args=()
+	case $(basename "$p") in
+	fuzz) args=(-j 2 -n 1500) ;;
+	race_stress) args=(-t 20) ;;
+	esac
 	echo "# selftest: $(basename "$p") on $(uname -r)"
-	"$p" || rc=1
+	"$p" "${args[@]}" || rc=1
 done
 exit $rc
