@@ -30,7 +30,7 @@ echo "stress: $kernels, $secs s each (fuzz -j $jobs for $fz s, race_stress for $
 
 one() {	# kernel
 	local k=$1
-	scripts/vm-run -k "$k" -t $((secs + 900)) -o "$logdir/vm-$k" -- bash -c "
+	scripts/vm-run -k "$k" -t $((secs * 2 + 900)) -o "$logdir/vm-$k" -- bash -c "
 		build/selftests/fuzz -j $jobs -n 2000000000 -t $fz -s $seed; f=\$?
 		build/selftests/race_stress -t $rs -s $seed; r=\$?
 		exit \$((f | r))" >"$logdir/$k.log" 2>&1
