@@ -8,15 +8,17 @@
 #
 #   scripts/check.sh [--build-only] [KERNEL...]
 #
-# Default: 6.1 6.12 sid and the debug kernels debug (6.12, KASAN), debug-sid
-# (7.2, KASAN) and kcsan (6.12, KCSAN) of scripts/debug-kernel.sh.
+# Default: 6.1 6.12 sid and the debug kernels debug (6.12, KASAN) and kcsan
+# (6.12, KCSAN) of scripts/debug-kernel.sh.  debug-sid (7.2, KASAN) runs
+# when named (LL_KERNELS="... debug-sid"): its cold build (about an hour
+# here beside other work) does not fit the budget yet (issue 10).
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
 build_only=
 [ "${1:-}" = --build-only ] && { build_only=1; shift; }
-kernels=${*:-${LL_KERNELS:-6.1 6.12 sid debug debug-sid kcsan}}
+kernels=${*:-${LL_KERNELS:-6.1 6.12 sid debug kcsan}}
 is_debug() { case $1 in debug|debug-sid|kcsan) return 0 ;; esac; return 1; }
 debugs= plains=
 for k in $kernels; do
