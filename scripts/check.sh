@@ -125,7 +125,7 @@ testbed_checks() {	# kernel results-file
 # to $logdir/vm-K.rc and vm-K.secs.
 vm_tests() {	# kernel
 	local k=$1 limit=600 t0
-	is_debug "$k" && limit=1500
+	is_debug "$k" && limit=2400
 	t0=$(date +%s)
 	scripts/vm-run -k "$k" -t $limit -- selftests/run.sh >"$logdir/vm-$k.log" 2>&1
 	echo $? >"$logdir/vm-$k.rc"
@@ -152,7 +152,7 @@ dkms_test() {
 	local kd rc
 	kd=$(scripts/kernels.sh fetch 6.12)
 	echo "dkms: start $(date +%T)"
-	scripts/vm-run -k 6.12 -n -t 1200 -- scripts/dkms-test.sh "$(cat "$kd/kdir")"
+	scripts/vm-run -k 6.12 -n -t 2400 -- scripts/dkms-test.sh "$(cat "$kd/kdir")"
 	rc=$?
 	echo "dkms: vm-run exit $rc at $(date +%T)"
 	return $rc
