@@ -146,8 +146,8 @@ vm_report() {	# kernel
 # The README's DKMS install, in a VM of its own (most of its five minutes
 # are the module's build and depmod under TCG); vm-run -n builds nothing,
 # so it cannot race with other runs.  On a cold machine, beside the debug
-# kernel's build, the two depmods alone took over ten minutes once: 20
-# minutes' limit.
+# kernel's build, the two depmods alone took over ten minutes once, and
+# beside two debug lanes it ran over 20 minutes: 40 minutes' limit.
 dkms_test() {
 	local kd rc
 	kd=$(scripts/kernels.sh fetch 6.12)
