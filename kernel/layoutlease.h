@@ -72,16 +72,21 @@ int ll_ucmd_respond(struct ll_ucmd *ucmd, size_t cmd_len);
  *          pages busy when the filesystem would skip them (hooks.c)
  * @breaking: a break is in progress: no new lease or pin is granted
  * @notified: the break's BREAK records went out
- * @draining: no pin is left, but the filesystem has not yet rescanned:
- *            pins stay refused until it does (then its invalidate_lock
- *            keeps them out until the operation is done) or a grace
- *            period passed (it gave up, say on a signal)
+ * @draining: no pin is left, but the filesystem has not yet made a scan
+ *            that found nothing busy (ll_break_scan_result()): pins stay
+ *            refused until it does (then its invalidate_lock keeps them
+ *            out until the operation is done) or a grace period since
+ *            its last scan passed (it gave up, say on a signal)
  * @break_start: when the break in progress started; a lease's pins are
  *               revoked at @break_start plus its timeout
  * @drain_end: while draining: when the grace period ends the break
  * @break_work: delivers the break event (kicked from the kprobe)
  * @revoke_work: revokes the remaining pins at their deadline; ends
- *               draining at its grace period
+ *               draining at its grace period; while draining on 6.15+
+ *               zaps the file's mappings every LL_DRAIN_ZAP_MS, through
+ *               an inode reference (igrab() of a lease's dentry, under
+ *               @lock: a lease keeps the inode, but the work may outlive
+ *               the leases) dropped after the zap, outside @lock
  * @waitq: lease and pin requests waiting for the break to end, and
  *         ll_break_wait() for the pins to be gone
  * @rcu: frees the ll_file after a grace period

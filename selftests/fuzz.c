@@ -142,7 +142,7 @@ static char *none_page, *ro_page, *hole;
 static struct layoutlease_get_info info;
 static unsigned int gen;
 static long long inflight_until;	/* a delayed importer write may land */
-static __u64 dead_ids[NDEAD], rs;
+static __u64 dead_ids[NDEAD];
 
 static struct file_m files[MAX_FILES];
 static struct map_m maps[MAX_MAPS];
@@ -157,27 +157,10 @@ static volatile sig_atomic_t bus_armed;
 
 /* --------------------------------------------------------------- helpers */
 
-/* xorshift64*, seeded for each call through splitmix64. */
-static void rnd_seed(__u64 s)
-{
-	s += 0x9e3779b97f4a7c15ULL;
-	s = (s ^ (s >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	s = (s ^ (s >> 27)) * 0x94d049bb133111ebULL;
-	rs = (s ^ (s >> 31)) | 1;
-}
-
-static __u64 rnd(void)
-{
-	rs ^= rs >> 12;
-	rs ^= rs << 25;
-	rs ^= rs >> 27;
-	return rs * 0x2545f4914f6cdd1dULL;
-}
-
-static long rn(long n)
-{
-	return n > 0 ? (long)(rnd() % n) : 0;
-}
+/* Each call reseeds the PRNG of layoutlease_utils.h. */
+#define rnd_seed ll_rnd_seed
+#define rnd ll_rnd
+#define rn ll_rn
 
 static __u64 now_ns(void)
 {

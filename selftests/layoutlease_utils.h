@@ -24,6 +24,34 @@
 
 #include "kselftest_harness.h"
 
+/*
+ * The fuzzer's and the race stress's PRNG, one state per thread:
+ * xorshift64*, seeded through splitmix64.
+ */
+static __thread __u64 ll_rs;
+
+static inline void ll_rnd_seed(__u64 s)
+{
+	s += 0x9e3779b97f4a7c15ULL;
+	s = (s ^ (s >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	s = (s ^ (s >> 27)) * 0x94d049bb133111ebULL;
+	ll_rs = (s ^ (s >> 31)) | 1;
+}
+
+static inline __u64 ll_rnd(void)
+{
+	ll_rs ^= ll_rs >> 12;
+	ll_rs ^= ll_rs << 25;
+	ll_rs ^= ll_rs >> 27;
+	return ll_rs * 0x2545f4914f6cdd1dULL;
+}
+
+/* Uniform in [0, n), 0 if n <= 0. */
+static inline long ll_rn(long n)
+{
+	return n > 0 ? (long)(ll_rnd() % n) : 0;
+}
+
 /* Assert that a call failed with the given errno. */
 #define EXPECT_ERRNO(expected_errno, cmd)                                      \
 	({                                                                     \

@@ -146,34 +146,20 @@ static struct lslot ls[NLEASE];
 static struct pslot pns[NPIN];
 static struct eslot es[NEXP];
 static pthread_mutex_t tl = PTHREAD_MUTEX_INITIALIZER;	/* the table's lock */
-static __thread __u64 rs;
 static __thread sigjmp_buf fault_jmp;
 static __thread volatile sig_atomic_t fault_armed;
 
 /* --------------------------------------------------------------- helpers */
 
 /* xorshift64*, seeded through splitmix64 with the seed and who draws. */
+/* Each thread's stream of layoutlease_utils.h's PRNG: the seed and @who. */
 static void rnd_seed(__u64 who)
 {
-	__u64 s = seed ^ (who * 0x9e3779b97f4a7c15ULL);
-
-	s = (s ^ (s >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	s = (s ^ (s >> 27)) * 0x94d049bb133111ebULL;
-	rs = (s ^ (s >> 31)) | 1;
+	ll_rnd_seed(seed ^ (who * 0x9e3779b97f4a7c15ULL));
 }
 
-static __u64 rnd(void)
-{
-	rs ^= rs >> 12;
-	rs ^= rs << 25;
-	rs ^= rs >> 27;
-	return rs * 0x2545f4914f6cdd1dULL;
-}
-
-static long rn(long n)
-{
-	return n > 0 ? (long)(rnd() % n) : 0;
-}
+#define rnd ll_rnd
+#define rn ll_rn
 
 static const char *en(int e)
 {
