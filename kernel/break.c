@@ -106,6 +106,54 @@ void ll_break_scan_result(struct address_space *mapping, bool busy)
 	rcu_read_unlock();
 }
 
+/*
+ * On 6.15 and later the filesystems break through dax_break_layout(),
+ * which hooks.c wraps: between these two calls the filesystem may sleep
+ * on one busy page until it is idle, with no rescan to report, for longer
+ * than the grace period when faults keep mapping the page again.  Ending
+ * the drain then let a pin of that page in, and the truncate waited for
+ * its unpin (race_stress on 7.2, ext4 collapse range held 6 s).  So the
+ * drain outlasts the call, and its return (done, or given up on a signal)
+ * ends it.  Returns the file with a reference, or NULL.
+ */
+struct ll_file *ll_break_fs_enter(struct address_space *mapping)
+{
+	struct ll_file *lf;
+
+	rcu_read_lock();
+	lf = ll_file_lookup_rcu(mapping);
+	if (lf && !kref_get_unless_zero(&lf->ref))
+		lf = NULL;
+	rcu_read_unlock();
+	if (lf) {
+		spin_lock(&lf->lock);
+		WRITE_ONCE(lf->fs_breaking, lf->fs_breaking + 1);
+		spin_unlock(&lf->lock);
+	}
+	return lf;
+}
+
+void ll_break_fs_exit(struct ll_file *lf)
+{
+	bool ended = false;
+
+	if (!lf)
+		return;
+	spin_lock(&lf->lock);
+	if (!WARN_ON_ONCE(!lf->fs_breaking)) {
+		WRITE_ONCE(lf->fs_breaking, lf->fs_breaking - 1);
+		if (!lf->fs_breaking) {
+			if (lf->draining)
+				ll_end_break(lf);
+			ended = true;	/* ll_file_refuses_pins() waiters */
+		}
+	}
+	spin_unlock(&lf->lock);
+	if (ended)
+		wake_up_all(&lf->waitq);
+	ll_file_put(lf);
+}
+
 bool ll_file_leased(struct address_space *mapping)
 {
 	bool leased;
@@ -506,10 +554,14 @@ void ll_revoke_work(struct work_struct *work)
 	ll_pin_end_map_release();
 	spin_lock(&lf->lock);
 	if (lf->draining) {
-		if (!ktime_before(ktime_get(), lf->drain_end)) {
+		if (!lf->fs_breaking && !ktime_before(ktime_get(), lf->drain_end)) {
 			ll_end_break(lf);
 			ended = true;
 		} else {
+			/* In dax_break_layout(): its return ends the drain. */
+			if (!ktime_before(ktime_get(), lf->drain_end))
+				lf->drain_end = ktime_add_ms(ktime_get(),
+							     LL_DRAIN_GRACE_MS);
 			zap = ll_drain_zap_inode(lf);
 			next = lf->drain_end;
 			if (zap)

@@ -106,6 +106,20 @@ static struct page *ll_busy_page(struct address_space *mapping)
 	return page;
 }
 
+#ifdef LL_HAVE_DAX_BREAK_LAYOUT
+/* 6.15+: the filesystems' break, scans and waits; see ll_break_fs_enter(). */
+static int ll_dax_break_layout(struct inode *inode, loff_t start, loff_t end,
+			       void (cb)(struct inode *))
+{
+	struct ll_file *lf = ll_break_fs_enter(inode->i_mapping);
+	int ret = dax_break_layout(inode, start, end, cb);
+
+	ll_break_fs_exit(lf);
+	module_put(THIS_MODULE);
+	return ret;
+}
+#endif
+
 /**
  * struct ll_redirect - a kernel function whose calls go to a wrapper
  * @ops: the IPMODIFY ftrace_ops, filtered on @from
@@ -158,6 +172,9 @@ static struct ll_redirect ll_redirects[] = {
 	LL_REDIRECT(filemap_invalidate_lock_two, ll_invalidate_lock_two),
 	LL_REDIRECT(dax_layout_busy_page_range, ll_busy_page_range),
 	LL_REDIRECT(dax_layout_busy_page, ll_busy_page),
+#ifdef LL_HAVE_DAX_BREAK_LAYOUT
+	LL_REDIRECT(dax_break_layout, ll_dax_break_layout),
+#endif
 };
 
 /* The load-time check: a call of this returns 1 only if redirected. */

@@ -80,6 +80,11 @@ int ll_ucmd_respond(struct ll_ucmd *ucmd, size_t cmd_len);
  * @break_start: when the break in progress started; a lease's pins are
  *               revoked at @break_start plus its timeout
  * @drain_end: while draining: when the grace period ends the break
+ * @fs_breaking: filesystem calls of dax_break_layout() on the file now
+ *               running (6.15+, hooks.c).  That waits on one busy page
+ *               until it is idle, without rescanning, so while one runs
+ *               the grace period ends no drain (pins let in then would
+ *               hold the page it waits on); its return ends the drain
  * @break_work: delivers the break event (kicked from the kprobe)
  * @revoke_work: revokes the remaining pins at their deadline; ends
  *               draining at its grace period; while draining on 6.15+
@@ -104,6 +109,7 @@ struct ll_file {
 	bool draining;
 	ktime_t break_start;
 	ktime_t drain_end;
+	unsigned int fs_breaking;
 	struct work_struct break_work;
 	struct delayed_work revoke_work;
 	wait_queue_head_t waitq;
@@ -312,6 +318,22 @@ void ll_break_pins_gone(struct ll_file *lf);
 void ll_break_wait(struct address_space *mapping);
 bool ll_break_locked(struct address_space *mapping);
 void ll_break_scan_result(struct address_space *mapping, bool busy);
+
+/*
+ * No pin is made while a break is in progress, nor while a filesystem is
+ * inside dax_break_layout() on the file (6.15+): it may sleep on a page
+ * held by something other than a pin (a pipe's vmsplice() reference, a
+ * mapping faulted again), with no break when the file has no pin, and a
+ * pin of that page would hold it until the unpin.  Read under @lf->lock,
+ * or locklessly for a wait's condition (ll_break_fs_exit() wakes).
+ */
+static inline bool ll_file_refuses_pins(const struct ll_file *lf)
+{
+	return READ_ONCE(lf->breaking) || READ_ONCE(lf->fs_breaking);
+}
+
+struct ll_file *ll_break_fs_enter(struct address_space *mapping);
+void ll_break_fs_exit(struct ll_file *lf);
 bool ll_trigger_check(void);
 bool ll_file_leased(struct address_space *mapping);
 struct page *ll_break_busy_page(struct address_space *mapping, loff_t start,

@@ -335,14 +335,14 @@ static int ll_pin_pages(struct ll_lease *lease, struct ll_pin *pin,
 			mmap_read_unlock(mm);
 			return -ENXIO;
 		}
-		if (lf->breaking) {
+		if (ll_file_refuses_pins(lf)) {
 			spin_unlock(&lf->lock);
 			filemap_invalidate_unlock_shared(lf->mapping);
 			mmap_read_unlock(mm);
 			if (nonblock)
 				return -EAGAIN;
 			ret = wait_event_interruptible(lf->waitq,
-						       !READ_ONCE(lf->breaking));
+						       !ll_file_refuses_pins(lf));
 			if (ret)
 				return ret;
 			continue;
@@ -383,7 +383,7 @@ static int ll_pin_pages(struct ll_lease *lease, struct ll_pin *pin,
 		 * faulted in keeps the filesystem's wait going (see
 		 * ll_revoke_work()).  The loop's top waits for the break.
 		 */
-		if (READ_ONCE(lf->breaking))
+		if (ll_file_refuses_pins(lf))
 			continue;
 		if (fault_in_safe_writeable((const char __user *)pin->addr,
 					    end - pin->addr))

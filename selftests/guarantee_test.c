@@ -299,6 +299,57 @@ TEST_F(g, touching_holder_holds_no_truncate)
 }
 
 /*
+ * A page held by something other than a pin (here vmsplice(): a pipe keeps
+ * a reference) keeps the filesystem waiting in its break past the drain's
+ * grace, asleep on that one page with no rescan.  Pins must stay out until
+ * the filesystem is done: a pin of that page let in would hold the
+ * truncate until its unpin.  On 7.2 (race_stress: an ext4 collapse range
+ * held 6 s) re-faulting mappings held the page.  The filesystems before
+ * 6.15 wait the same way, but the module sees their wait's end only
+ * through the rescan: open there (Documentation/design.rst).
+ */
+TEST_F(g, held_page_keeps_pins_out)
+{
+	struct iovec iov = { .iov_base = self->map, .iov_len = page_size };
+	long long t0, took;
+	int p[2], lease_fd, ret, err;
+	__u64 id = 0;
+	char *buf;
+	pid_t pid;
+
+	if (!ll_kernel_at_least(6, 15) && !getenv("LL_OPEN_FINDINGS"))
+		SKIP(return, "open before 6.15: the wait's end is seen only at the rescan");
+	test_cmd_lease_create(self->fd, 0, self->len, 100, &lease_fd);
+	ASSERT_EQ(0, pipe(p));
+	ASSERT_EQ(page_size, vmsplice(p[1], &iov, 1, 0));
+	t0 = ll_now_ms();
+	pid = ll_truncate_child(self->path, 0);
+	usleep(1500000);	/* past the drain's grace (1 s) */
+	ret = _test_cmd_pin(lease_fd, self->map, page_size, LAYOUTLEASE_PIN_NONBLOCK, &id);
+	err = errno;
+	EXPECT_EQ(-1, ret)
+		TH_LOG("a pin of the page the truncate waits on was let in at 1.5 s");
+	if (!ret)
+		EXPECT_EQ(EAGAIN, err);
+	buf = malloc(page_size);
+	ASSERT_NE(NULL, buf);
+	ASSERT_EQ(page_size, read(p[0], buf, page_size));
+	free(buf);
+	close(p[0]);
+	close(p[1]);
+	t0 = ll_now_ms();
+	if (!ret) {
+		usleep(2000000);
+		_test_cmd_unpin(lease_fd, id);
+	}
+	ASSERT_EQ(0, ll_wait_child(pid));
+	took = ll_now_ms() - t0;
+	TH_LOG("truncate done %lld ms after the page was let go", took);
+	EXPECT_GT(1000, took);
+	close(lease_fd);
+}
+
+/*
  * Item 13: the last pin unmapped between the break's start and its
  * notification.  Every BREAK_DONE follows its BREAK.
  */

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -97,6 +98,17 @@ static inline struct layoutlease_event ll_next_event(int lease_fd, int ms)
 	    read(lease_fd, &ev, sizeof(ev)) != sizeof(ev))
 		ev.type = 0;
 	return ev;
+}
+
+/* The running kernel is @major.@minor or newer. */
+static inline bool ll_kernel_at_least(int major, int minor)
+{
+	struct utsname u;
+	int a = 0, b = 0;
+
+	if (uname(&u) || sscanf(u.release, "%d.%d", &a, &b) != 2)
+		return false;
+	return a > major || (a == major && b >= minor);
 }
 
 /* Truncate @path to @size in a child process; its exit code says how. */

@@ -20,6 +20,8 @@ for p in "${progs[@]}"; do
 	race_stress) args=(-t 20) ;;
 	esac
 	echo "# selftest: $(basename "$p") on $(uname -r)"
+	SECONDS=0
 	"$p" "${args[@]}" || rc=1
+	echo "# selftest-time: $(basename "$p") ${SECONDS}s"
 done
 exit $rc
