@@ -36,6 +36,8 @@ struct workqueue_struct *ll_wq;
 /* While draining, how often the file's mappings are zapped (6.15 on). */
 #define LL_DRAIN_ZAP_MS 10
 
+static void ll_arm_revoke(struct ll_file *lf, ktime_t when);
+
 /* The break is over; called with lf->lock held, then wake lf->waitq. */
 static void ll_end_break(struct ll_file *lf)
 {
@@ -98,6 +100,14 @@ void ll_break_scan_result(struct address_space *mapping, bool busy)
 			ended = true;
 		} else if (lf->draining) {
 			lf->drain_end = ktime_add_ms(ktime_get(), LL_DRAIN_GRACE_MS);
+		} else if (busy && LL_DAX_MAPPINGS_HOLD_PAGES && lf->fs_breaking &&
+			   !lf->breaking) {
+			/*
+			 * No pin, yet the filesystem will sleep on a page: a
+			 * mapping faulted in meanwhile would keep it asleep.
+			 * Zap as a drain does (ll_revoke_work()).
+			 */
+			ll_arm_revoke(lf, ktime_get());
 		}
 		spin_unlock(&lf->lock);
 		if (ended)
@@ -535,7 +545,7 @@ static struct inode *ll_drain_zap_inode(struct ll_file *lf)
 	struct ll_lease *lease;
 
 	lockdep_assert_held(&lf->lock);
-	if (!LL_DAX_MAPPINGS_HOLD_PAGES || !lf->draining)
+	if (!LL_DAX_MAPPINGS_HOLD_PAGES || !(lf->draining || lf->fs_breaking))
 		return NULL;
 	lease = list_first_entry_or_null(&lf->leases, struct ll_lease, file_node);
 	return lease ? igrab(d_inode(lease->path.dentry)) : NULL;
@@ -570,6 +580,11 @@ void ll_revoke_work(struct work_struct *work)
 		}
 	} else if (lf->breaking && next != KTIME_MAX) {
 		ll_arm_revoke(lf, next);
+	} else if (!lf->breaking && lf->fs_breaking) {
+		/* In dax_break_layout() with no pin: see ll_break_scan_result(). */
+		zap = ll_drain_zap_inode(lf);
+		if (zap)
+			ll_arm_revoke(lf, ktime_add_ms(ktime_get(), LL_DRAIN_ZAP_MS));
 	}
 	spin_unlock(&lf->lock);
 	if (ended)
