@@ -418,10 +418,14 @@ static void ll_sentinel_fn(struct work_struct *work)
 		ll_sentinel_start();
 }
 
-/* Watch the trigger while leases exist (called at every lease's making). */
+/*
+ * Watch the trigger while leases exist (called at every lease's making).
+ * On the module's own workqueue: 7.2 warns of system_wq's users, and
+ * ll_break_exit() cancels this work before it destroys ll_wq.
+ */
 void ll_sentinel_start(void)
 {
-	queue_delayed_work(system_wq, &ll_sentinel_work,
+	queue_delayed_work(ll_wq, &ll_sentinel_work,
 			   msecs_to_jiffies(LL_SENTINEL_MS));
 }
 
@@ -622,9 +626,46 @@ void ll_break_pins_gone(struct ll_file *lf)
 	spin_unlock(&lf->lock);
 }
 
-int ll_break_init(void)
+static void ll_unregister_probes(unsigned int n)
+{
+	while (n--)
+		unregister_kprobe(&ll_kprobes[n]);
+}
+
+static int ll_register_probes(void)
 {
 	unsigned int i;
+	int ret;
+
+	for (i = 0; i < ARRAY_SIZE(ll_kprobes); i++) {
+		/* From a clean struct: register_kprobe() fills it in. */
+		ll_kprobes[i] = (struct kprobe){
+			.symbol_name = ll_kprobes[i].symbol_name,
+			.pre_handler = ll_kprobes[i].pre_handler,
+		};
+		ret = register_kprobe(&ll_kprobes[i]);
+		if (ret) {
+			pr_err("cannot probe %s (%d)%s\n",
+			       ll_kprobes[i].symbol_name, ret,
+			       ret == -ENOENT || ret == -EINVAL ?
+			       ": this kernel lacks the break hook" : "");
+			ll_unregister_probes(i);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The probes, then the sentinel's proof that they fire.  A second try
+ * because 7.2's __register_kprobe() returns 0 when arming the probe failed
+ * (an allocation in ftrace_set_filter_ip(): faultinj_test found it): the
+ * probe is then neither armed nor registered.  Probes that fail the proof
+ * twice are kprobes disarmed by the admin.
+ */
+int ll_break_init(void)
+{
+	unsigned int try;
 	int ret;
 
 	ll_wq = alloc_workqueue("layoutlease", WQ_UNBOUND | WQ_MEM_RECLAIM, 0);
@@ -633,26 +674,19 @@ int ll_break_init(void)
 	ret = ll_check_clones();
 	if (ret)
 		goto out_wq;
-	for (i = 0; i < ARRAY_SIZE(ll_kprobes); i++) {
-		ret = register_kprobe(&ll_kprobes[i]);
-		if (ret) {
-			pr_err("cannot probe %s (%d)%s\n",
-			       ll_kprobes[i].symbol_name, ret,
-			       ret == -ENOENT || ret == -EINVAL ?
-			       ": this kernel lacks the break hook" : "");
-			goto out_unregister;
-		}
+	for (try = 0; ; try++) {
+		ret = ll_register_probes();
+		if (ret)
+			goto out_wq;
+		if (ll_trigger_fires())
+			return 0;
+		ll_unregister_probes(ARRAY_SIZE(ll_kprobes));
+		if (try)
+			break;
+		pr_warn("the break probes do not fire: registering them again\n");
 	}
-	if (!ll_trigger_fires()) {
-		pr_err("the break probes do not fire (kprobes disarmed in /sys/kernel/debug/kprobes/enabled?)\n");
-		ret = -EOPNOTSUPP;
-		goto out_unregister;
-	}
-	return 0;
-
-out_unregister:
-	while (i--)
-		unregister_kprobe(&ll_kprobes[i]);
+	pr_err("the break probes do not fire (kprobes disarmed in /sys/kernel/debug/kprobes/enabled?)\n");
+	ret = -EOPNOTSUPP;
 out_wq:
 	destroy_workqueue(ll_wq);
 	return ret;

@@ -8,17 +8,15 @@
 #
 #   scripts/check.sh [--build-only] [KERNEL...]
 #
-# Default: 6.1 6.12 sid and the debug kernels debug (6.12, KASAN) and kcsan
-# (6.12, KCSAN) of scripts/debug-kernel.sh.  debug-sid (7.2, KASAN) runs
-# when named (LL_KERNELS="... debug-sid"): its cold build (about an hour
-# here beside other work) does not fit the budget yet (issue 10).
+# Default: 6.1 6.12 sid and the debug kernels debug (6.12, KASAN), kcsan
+# (6.12, KCSAN) and debug-sid (7.2, KASAN) of scripts/debug-kernel.sh.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
 build_only=
 [ "${1:-}" = --build-only ] && { build_only=1; shift; }
-kernels=${*:-${LL_KERNELS:-6.1 6.12 sid debug kcsan}}
+kernels=${*:-${LL_KERNELS:-6.1 6.12 sid debug kcsan debug-sid}}
 is_debug() { case $1 in debug|debug-sid|kcsan) return 0 ;; esac; return 1; }
 debugs= plains=
 for k in $kernels; do
@@ -123,11 +121,22 @@ testbed_checks() {	# kernel results-file
 
 # One kernel's selftests in a VM; the exit code and the seconds it took go
 # to $logdir/vm-K.rc and vm-K.secs.
+# The debug kernels of 6.12's code base (debug: KASAN, kcsan: KCSAN) run
+# what finds what the plain 6.12 run cannot see: the fault injection, the
+# fuzzer and the race stress.  The whole suite runs on the plain kernels
+# and on debug-sid (KASAN on 7.2's code); LL_DEBUG_SUITE=full runs it all on
+# every debug kernel (it doubles their VM time).
 vm_tests() {	# kernel
-	local k=$1 limit=600 t0
+	local k=$1 limit=600 t0 progs=()
 	is_debug "$k" && limit=2400
+	case $k in
+	debug|kcsan)
+		[ "${LL_DEBUG_SUITE:-}" = full ] ||
+			progs=(build/selftests/faultinj_test build/selftests/fuzz build/selftests/race_stress)
+		;;
+	esac
 	t0=$(date +%s)
-	scripts/vm-run -k "$k" -t $limit -- selftests/run.sh >"$logdir/vm-$k.log" 2>&1
+	scripts/vm-run -k "$k" -t $limit -- selftests/run.sh "${progs[@]}" >"$logdir/vm-$k.log" 2>&1
 	echo $? >"$logdir/vm-$k.rc"
 	echo $(( $(date +%s) - t0 )) >"$logdir/vm-$k.secs"
 }

@@ -126,6 +126,24 @@ FIXTURE_TEARDOWN(exp)
 	EXPECT_EQ(0, wait_leases(0));
 }
 
+/*
+ * The lease, pin and export again, with a deadline a cooperative holder
+ * never reaches, however slow the guest (a KASAN guest under TCG beside
+ * other VMs can take over 300 ms from the break to the unpin).
+ */
+#define COOP_TIMEOUT_MS 20000
+static void coop_lease(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(exp) *self)
+{
+	close(self->dmabuf_fd);
+	close(self->lease_fd);
+	ASSERT_EQ(0, wait_leases(0));
+	test_cmd_lease_create(self->fd, 0, self->len, COOP_TIMEOUT_MS,
+			      &self->lease_fd);
+	test_cmd_pin(self->lease_fd, self->map, self->len, &self->pin_id);
+	test_cmd_export(self->lease_fd, self->pin_id, &self->dmabuf_fd);
+}
+
 /* The errno contract of LAYOUTLEASE_IOC_EXPORT. */
 TEST_F(exp, export_errors)
 {
@@ -195,7 +213,9 @@ TEST_F(exp, device_access)
 
 	/* An in-flight write lands too. */
 	ASSERT_EQ(0, lli_write(self->imp, 7 * self->ps, self->ps, 0x77, 50));
-	usleep(300 * 1000);
+	/* Up to 5 s: the importer's delayed work may run late. */
+	for (int i = 0; i < 500 && (char)self->map[8 * self->ps - 1] != 0x77; i++)
+		usleep(10 * 1000);
 	EXPECT_EQ(0x77, self->map[8 * self->ps - 1]);
 
 	EXPECT_EQ(0, lli_status(self->imp).unpinned_access);
@@ -209,6 +229,7 @@ TEST_F(exp, break_cooperative)
 	struct lli_status st;
 	pid_t child;
 
+	coop_lease(_metadata, self);
 	ASSERT_EQ(0, lli_attach(self->imp, self->dmabuf_fd, LLI_DYNAMIC));
 	child = ll_truncate_child(self->path, 0);
 	ev = ll_next_event(self->lease_fd, 5000);
@@ -429,7 +450,7 @@ TEST_F(exp, munmap_revokes_importer)
 	ASSERT_EQ(0, lli_write(self->imp, 0, self->ps, 0x44, 200));
 	ASSERT_EQ(0, munmap(self->map, self->len));
 	self->map = MAP_FAILED;
-	ev = ll_next_event(self->lease_fd, 2000);
+	ev = ll_next_event(self->lease_fd, 10000);
 	EXPECT_EQ(LAYOUTLEASE_EVENT_UNMAPPED, ev.type);
 	expect_revoked_in_order(_metadata, self->imp);
 }
@@ -457,7 +478,8 @@ TEST_F(exp, munmap_defers_truncate_waits)
 	struct lli_status st;
 
 	ASSERT_EQ(0, lli_attach(self->imp, self->dmabuf_fd, LLI_DYNAMIC));
-	ASSERT_EQ(0, lli_write(self->imp, 0, self->ps, 0x44, 700));
+	/* A DMA of 4 s: a munmap that waited for it would show plainly. */
+	ASSERT_EQ(0, lli_write(self->imp, 0, self->ps, 0x44, 4000));
 	t0 = now_ns();
 	ASSERT_EQ(0, munmap(self->map, self->len));
 	t_unmapped = now_ns();
@@ -474,7 +496,7 @@ TEST_F(exp, munmap_defers_truncate_waits)
 	TH_LOG("munmap %lld ms, truncate done %lld ms after it, device done %lld ms after munmap",
 	       (t_unmapped - t0) / 1000000, (t_truncated - t_unmapped) / 1000000,
 	       ((long long)st.unmap_ns - t_unmapped) / 1000000);
-	EXPECT_GT(300, (t_unmapped - t0) / 1000000);
+	EXPECT_GT(2000, (t_unmapped - t0) / 1000000);
 	expect_revoked_in_order(_metadata, self->imp);
 	EXPECT_LE((long long)st.unmap_ns, t_truncated);
 }

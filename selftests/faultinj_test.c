@@ -160,6 +160,7 @@ static int text_range(const char *mod, unsigned long long *start,
  */
 static int fi_arm(const char *mod)
 {
+	const char *v = getenv("LL_FI_VERBOSE");	/* 1: a trace per failure */
 	unsigned long long start, end;
 	char path[256];
 	size_t i;
@@ -176,7 +177,7 @@ static int fi_arm(const char *mod)
 		      attr_set(fi_attrs[i], "interval", "%lld", 1) ?:
 		      attr_set(fi_attrs[i], "times", "%lld", 1000000) ?:
 		      attr_set(fi_attrs[i], "space", "%lld", 0) ?:
-		      attr_set(fi_attrs[i], "verbose", "%lld", 0) ?:
+		      attr_set(fi_attrs[i], "verbose", "%lld", v ? atoll(v) : 0) ?:
 		      attr_set_str(fi_attrs[i], "task-filter", "N") ?:
 		      attr_set_str(fi_attrs[i], "ignore-gfp-wait", "N") ?:
 		      attr_set(fi_attrs[i], "stacktrace-depth", "%lld", 32) ?:
