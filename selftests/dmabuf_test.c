@@ -135,7 +135,9 @@ FIXTURE_TEARDOWN(exp)
 static void coop_lease(struct __test_metadata *_metadata,
 		       FIXTURE_DATA(exp) *self)
 {
+	/* A pin outlives its lease fd: unpinned first. */
 	close(self->dmabuf_fd);
+	test_cmd_unpin(self->lease_fd, self->pin_id);
 	close(self->lease_fd);
 	ASSERT_EQ(0, wait_leases(0));
 	test_cmd_lease_create(self->fd, 0, self->len, COOP_TIMEOUT_MS,
