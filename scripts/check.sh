@@ -120,8 +120,7 @@ testbed_checks() {	# kernel results-file
 }
 
 # One kernel's selftests in a VM; the exit code and the seconds it took go
-# to $logdir/vm-K.rc and vm-K.secs.
-# The debug kernels of 6.12's code base (debug: KASAN, kcsan: KCSAN) run
+# to $logdir/vm-K.rc and vm-K.secs.  The debug kernels of 6.12's code base (debug: KASAN, kcsan: KCSAN) run
 # what finds what the plain 6.12 run cannot see: the fault injection, the
 # fuzzer and the race stress.  The whole suite runs on the plain kernels
 # and on debug-sid (KASAN on 7.2's code); LL_DEBUG_SUITE=full runs it all on

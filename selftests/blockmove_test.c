@@ -28,12 +28,6 @@ struct move_extent {
 
 #define NPAGES 16
 #define TIMEOUT_MS 300
-/*
- * A cooperative holder's lease: the holder unpins at the break, so the
- * deadline is never reached, however slow the kernel (a KASAN guest under
- * TCG beside other VMs took over 300 ms from the break to the unpin).
- */
-#define COOP_TIMEOUT_MS 20000
 
 static long page_size;
 

@@ -126,12 +126,7 @@ FIXTURE_TEARDOWN(exp)
 	EXPECT_EQ(0, wait_leases(0));
 }
 
-/*
- * The lease, pin and export again, with a deadline a cooperative holder
- * never reaches, however slow the guest (a KASAN guest under TCG beside
- * other VMs can take over 300 ms from the break to the unpin).
- */
-#define COOP_TIMEOUT_MS 20000
+/* The lease, pin and export again, with COOP_TIMEOUT_MS. */
 static void coop_lease(struct __test_metadata *_metadata,
 		       FIXTURE_DATA(exp) *self)
 {

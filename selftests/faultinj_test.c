@@ -160,7 +160,7 @@ static int text_range(const char *mod, unsigned long long *start,
  */
 static int fi_arm(const char *mod)
 {
-	const char *v = getenv("LL_FI_VERBOSE");	/* 1: a trace per failure */
+	const char *v = getenv("LL_FI_VERBOSE");	/* 1: a line, 2: a stack */
 	unsigned long long start, end;
 	char path[256];
 	size_t i;

@@ -26,6 +26,14 @@
 #include "kselftest_harness.h"
 
 /*
+ * The deadline of a holder that unpins when told: never reached, however
+ * slow the guest (a KASAN guest under TCG beside other VMs took over
+ * 300 ms from a break to the holder's unpin).  Short deadlines are for
+ * tests that want the revocation.
+ */
+#define COOP_TIMEOUT_MS 20000
+
+/*
  * The fuzzer's and the race stress's PRNG, one state per thread:
  * xorshift64*, seeded through splitmix64.
  */

@@ -75,11 +75,9 @@ FIXTURE_SETUP(own)
 	self->map = mmap(NULL, self->len, PROT_READ | PROT_WRITE, MAP_SHARED,
 			 self->fd, 0);
 	ASSERT_NE(MAP_FAILED, self->map);
-	/*
-	 * Every holder here unpins when told: a deadline no slow guest
-	 * reaches (the tests sleep up to 200 ms inside the break).
-	 */
-	test_cmd_lease_create(self->fd, 0, self->len, 20000, &self->lease_fd);
+	/* Every holder here unpins when told (some sleep 200 ms first). */
+	test_cmd_lease_create(self->fd, 0, self->len, COOP_TIMEOUT_MS,
+			      &self->lease_fd);
 	got_sig = got_fd = nsig = 0;
 }
 

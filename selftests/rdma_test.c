@@ -49,13 +49,6 @@ FIXTURE_VARIANT_ADD(rdma, ext4) { .fs = "ext4" };
 
 FIXTURE_SETUP(rdma)
 {
-	/*
-	 * Only the debug kernels of 6.12 are built without soft-RoCE (see
-	 * scripts/debug-kernel.sh); every other kernel has it, and there a
-	 * failing setup fails.
-	 */
-	if (system("modinfo rdma_rxe >/dev/null 2>&1"))
-		SKIP(return, "no rdma_rxe in this kernel");
 	ASSERT_EQ(0, rxe_setup());
 	snprintf(self->path, sizeof(self->path), "%s/rdma.%d",
 		 ll_mount(variant->fs), getpid());
