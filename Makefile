@@ -34,11 +34,13 @@ install: module
 DKMS_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
 DKMS_SRC := /usr/src/layoutlease-$(DKMS_VERSION)
 
-dkms-install:
+dkms-src:
 	rm -rf $(DKMS_SRC) && mkdir -p $(DKMS_SRC)
 	tar -c --exclude='*.o' --exclude='*.ko' --exclude='.*.cmd' \
 		--exclude='*.mod*' Kbuild Makefile dkms.conf COPYING kernel uapi \
 		scripts/probe.sh | tar -x -C $(DKMS_SRC)
+
+dkms-install: dkms-src
 	dkms add -m layoutlease -v $(DKMS_VERSION)
 	dkms install -m layoutlease -v $(DKMS_VERSION)
 
@@ -74,4 +76,4 @@ demo: deps
 vm: deps
 	scripts/vm-run -k $(K) -- $(CMD)
 
-.PHONY: all module install dkms-install dkms-remove clean deps style matrix check demo bench stress vm FORCE
+.PHONY: all module install dkms-src dkms-install dkms-remove clean deps style matrix check demo bench stress vm FORCE

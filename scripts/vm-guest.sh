@@ -18,6 +18,9 @@ stty -F $con raw -echo 2>/dev/null
 exec >$con 2>&1
 
 die() { echo "vm-guest: $*"; exit 125; }
+# Where a slow VM's time goes: the guest's uptime at each stage.
+stage() { echo "# vm-guest: $* at $(cut -d' ' -f1 /proc/uptime) s"; }
+stage "started"
 
 # Two CPUs, or races cannot happen (the debug kernels, without ACPI, see
 # only the CPUs of the BIOS's MP table: one per socket, hence sockets=2).
@@ -27,6 +30,7 @@ kmemleak=/sys/kernel/debug/kmemleak
 if [ -w $kmemleak ]; then
 	# Forget what the boot left, so that only what follows is counted.
 	echo scan > $kmemleak && echo clear > $kmemleak
+	stage "kmemleak boot scan done"
 fi
 
 # Three e820 pmem regions (memmap=512M!1G memmap=512M!2G memmap=512M!2624M), one
@@ -56,6 +60,7 @@ dev=$(ndctl create-namespace -f -e namespace2.0 --mode=fsdax 2>/tmp/ndctl.log |
 	sed -n 's/.*"blockdev":"\([^"]*\)".*/\1/p')
 [ -b "/dev/$dev" ] || { cat /tmp/ndctl.log; die "no fsdax namespace2.0"; }
 export LL_SCRATCH=/dev/$dev
+stage "pmem namespaces and mounts ready"
 
 if [ -n "$LL_KO" ]; then
 	insmod "$LL_KO" || die "insmod $LL_KO failed"
@@ -63,8 +68,10 @@ fi
 export LL_KO LL_TESTMODS
 
 cd "$LL_CWD" || die "no $LL_CWD"
+stage "module loaded, command starts"
 bash "$out/cmd"
 rc=$?
+stage "command done (exit $rc)"
 
 # Leave nothing behind: a test that left the module busy fails the run.
 if [ -n "$LL_KO" ] && [ -e /sys/module/layoutlease ]; then
@@ -74,6 +81,7 @@ umount /mnt/xfs /mnt/ext4 || { echo "vm-guest: umount failed"; rc=1; }
 if [ -w $kmemleak ]; then
 	echo scan > $kmemleak; sleep 5; echo scan > $kmemleak
 	cat $kmemleak > "$out/kmemleak"
+	stage "kmemleak scans done"
 fi
 if [ -r /proc/lockdep_stats ]; then
 	grep -q 'debug_locks: *1' /proc/lockdep_stats ||

@@ -190,17 +190,27 @@ static const char *en(int e)
 	return buf[i];
 }
 
+/*
+ * The last RING_LINES lines of the verbose log are kept without -v, and a
+ * failure prints them: an outcome that depends on timing may not come
+ * again in the replay.
+ */
+#define RING_LINES	48
+static char ring[RING_LINES][160];
+static unsigned int ring_n;
+
 static void __attribute__((format(printf, 1, 2))) vlog(const char *fmt, ...)
 {
+	char *line = ring[ring_n++ % RING_LINES];
 	va_list ap;
+	int n;
 
-	if (!verbose)
-		return;
+	n = snprintf(line, sizeof(ring[0]), "%d: ", step);
 	va_start(ap, fmt);
-	printf("# %d: ", step);
-	vprintf(fmt, ap);
-	putchar('\n');
+	vsnprintf(line + n, sizeof(ring[0]) - n, fmt, ap);
 	va_end(ap);
+	if (verbose)
+		printf("# %s\n", line);
 }
 
 static void __attribute__((noreturn, format(printf, 1, 2))) fail(const char *fmt, ...)
@@ -214,7 +224,13 @@ static void __attribute__((noreturn, format(printf, 1, 2))) fail(const char *fmt
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
-	printf("\n# replay: fuzz -s %llu -n %d%s%s\n", seed, step, fsopt ? " -f " : "",
+	printf("\n");
+	if (!verbose) {
+		printf("# the last calls:\n");
+		for (i = ring_n > RING_LINES ? ring_n - RING_LINES : 0; i < (int)ring_n; i++)
+			printf("#   %s\n", ring[i % RING_LINES]);
+	}
+	printf("# replay: fuzz -s %llu -n %d%s%s\n", seed, step, fsopt ? " -f " : "",
 	       fsopt ? fsopt : "");
 	if (live_child > 0)
 		kill(live_child, SIGKILL);
@@ -1701,13 +1717,18 @@ static void op_size(void)
 		}
 	}
 	live_child = -1;
+	/*
+	 * The records this size change queued before it returned, read while
+	 * it still counts as in progress: a REVOKED queued just before the
+	 * child's exit may be read only now (found by fuzz -j 4 on 6.12).
+	 */
+	drain_all();
 	F->sizeop = false;
 	F->sizeop_end = ll_now_ms();
 	vlog("%s took %lld ms", kinds[kind], F->sizeop_end - t0);
 	if (!WIFEXITED(st) || WEXITSTATUS(st))
 		fail("%s of %s file %d: status %#x (%s)", kinds[kind], F->fs, f, st,
 		     en(WEXITSTATUS(st)));
-	drain_all();
 	if (fstat(F->fd, &sb) || sb.st_size % ps || (kind != 1 && sb.st_size != target * ps))
 		fail("%s to %ld pages: size %lld", kinds[kind], target, (long long)sb.st_size);
 	F->pages = sb.st_size / ps;
@@ -1944,6 +1965,8 @@ static const struct {
 	OP(fcntl, 2), OP(mmap, 6), OP(munmap, 4), OP(mremap, 3), OP(mprotect, 2),
 	OP(close, 3), OP(size, 3), OP(child, 2), OP(importer, 6),
 };
+static __u64 op_ns[ARRAY_SIZE(ops)], check_ns;
+static unsigned int op_n[ARRAY_SIZE(ops)];
 
 /* ------------------------------------------------------------ setup, end */
 
@@ -2135,6 +2158,7 @@ int main(int argc, char **argv)
 	int opt, nfs = 0, total = 0, i, w, seconds = 0;
 	bool seeded = false;
 	long long t0;
+	__u64 t1;
 
 	while ((opt = getopt(argc, argv, "s:n:t:f:j:v")) != -1) {
 		if (opt == 's')
@@ -2199,13 +2223,24 @@ int main(int argc, char **argv)
 		for (w = rn(total), i = 0; w >= ops[i].weight; i++)
 			w -= ops[i].weight;
 		vlog("%s", ops[i].name);
+		t1 = now_ns();
 		ops[i].fn();
 		drain_all();
-		if (!(step % 8))
+		op_ns[i] += now_ns() - t1;
+		op_n[i]++;
+		if (!(step % 8)) {
+			t1 = now_ns();
 			check_state("periodic check");
+			check_ns += now_ns() - t1;
+		}
 	}
 	step--;
 	finish();
+	/* Where the time went: it is what bounds the calls a run makes. */
+	printf("%s# time: periodic checks %llu ms;", tap, ULL(check_ns / 1000000));
+	for (i = 0; i < (int)ARRAY_SIZE(ops); i++)
+		printf(" %s %u/%llu ms", ops[i].name, op_n[i], ULL(op_ns[i] / 1000000));
+	printf("\n");
 	if (job_calls)
 		*job_calls = step;
 	printf("%sok 1 fuzz seed %llu calls %d\n", tap, seed, step);
