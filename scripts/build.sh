@@ -31,6 +31,10 @@ debug|debug-sid|kcsan)
 esac
 out=$top/build/$name
 mkdir -p "$out"
+# One build of a kernel at a time: VM runs of the same kernel side by side
+# (make check's pool, two vm-runs) each build first, in the same tree.
+exec 8>"$top/build/.$name.lock"
+flock 8
 # A copy per kernel: objects of different kernels must not mix.
 for d in Kbuild Makefile kernel uapi scripts selftests; do
 	rsync -a --delete --exclude '*.o' --exclude '*.ko' --exclude '.*.cmd' \

@@ -35,6 +35,7 @@ start=$(date +%s)
 if [ -n "$debugs" ] && [ -z "$build_only" ]; then
 	for k in $debugs; do
 		nice -n 19 scripts/debug-kernel.sh "$k" >"$logdir/debug-kernel-$k.log" 2>&1
+		echo $? >"$logdir/ready-$k"
 	done &
 fi
 
@@ -49,6 +50,7 @@ check() {	# name command...: one test from a command's exit code
 	else
 		fail "$name"
 		tail -n 30 "$log" | sed 's/^/        | /'
+		return 1
 	fi
 }
 
@@ -96,7 +98,7 @@ testbed_checks() {	# kernel results-file
 	fi
 	log=$logdir/testbed-warn.log
 	# shellcheck disable=SC2016
-	if ! scripts/vm-run -k "$k" -- bash -c 'insmod $LL_TESTMODS/ll_testbed_warn.ko' \
+	if ! scripts/vm-run -b -k "$k" -- bash -c 'insmod $LL_TESTMODS/ll_testbed_warn.ko' \
 		>"$log" 2>&1 && grep -q "deliberate warning" "$log" &&
 		grep -q "kernel log has a report" "$log"; then
 		printf 'ok\t%s\n' "[$k] test bed: a guest WARN fails the run" >> "$res"
@@ -107,7 +109,7 @@ testbed_checks() {	# kernel results-file
 	# that stops reading early (a pipe into grep -q) must not hide it.
 	log=$logdir/testbed-longlog.log
 	# shellcheck disable=SC2016
-	if ! scripts/vm-run -k "$k" -- bash -c 'insmod $LL_TESTMODS/ll_testbed_warn.ko &&
+	if ! scripts/vm-run -b -k "$k" -- bash -c 'insmod $LL_TESTMODS/ll_testbed_warn.ko &&
 		for i in $(seq 4000); do
 			echo "<4>layoutlease test bed: filler line $i of a long kernel log ........................................" >/dev/kmsg
 		done' >"$log" 2>&1 && grep -q "deliberate warning" "$log" &&
@@ -126,7 +128,7 @@ testbed_checks() {	# kernel results-file
 # and on debug-sid (KASAN on 7.2's code); LL_DEBUG_SUITE=full runs it all on
 # every debug kernel (it doubles their VM time).
 vm_tests() {	# kernel
-	local k=$1 limit=600 t0 progs=()
+	local k=$1 limit=900 t0 progs=()
 	is_debug "$k" && limit=2400
 	case $k in
 	debug|kcsan)
@@ -163,26 +165,19 @@ dkms_test() {
 	echo "dkms: start $(date +%T)"
 	scripts/dkms-test.sh build "$(cat "$kd/kdir")" "$(cat "$kd/release")" "$logdir/dkms" ||
 		return 1
-	scripts/vm-run -k 6.12 -n -t 1200 -- scripts/dkms-test.sh guest \
+	scripts/vm-run -k 6.12 -n -b -t 1200 -- scripts/dkms-test.sh guest \
 		"$logdir/dkms/layoutlease-dkms.tar.gz" "$(cat "$kd/kdir")"
 	rc=$?
 	echo "dkms: vm-run exit $rc at $(date +%T)"
 	return $rc
 }
 
-# The debug kernels (their builds, then their VM runs, the longest) and the
-# DKMS test (its fetch of 6.12 waits for any other, kernels.sh locks) run in
-# the background from the start: the debug kernels in two lanes (the first
-# and third in one, the second in the other: three KASAN/KCSAN guests at
-# once would share two cores), the other kernels one after the other in the
-# foreground; then the test bed's self-checks.  Results of the background
-# runs are counted when they are done.
 # On the KCSAN kernel, a deliberate data race in a test module must fail
 # its VM run.
 kcsan_check() {
 	local log=$logdir/testbed-kcsan.log name="[kcsan] test bed: a data race in a module fails the run"
 	# shellcheck disable=SC2016
-	if ! scripts/vm-run -k kcsan -- bash -c 'insmod $LL_TESTMODS/ll_testbed_race.ko' \
+	if ! scripts/vm-run -b -k kcsan -- bash -c 'insmod $LL_TESTMODS/ll_testbed_race.ko' \
 		>"$log" 2>&1 && grep -q "BUG: KCSAN: data-race in ll_race_step" "$log" &&
 		grep -q "kernel log has a report" "$log"; then
 		printf 'ok\t%s\n' "$name" >"$logdir/testbed-kcsan.results"
@@ -191,88 +186,165 @@ kcsan_check() {
 	fi
 }
 
-debug_lane() {	# kernel...
-	local k
-	for k in "$@"; do
-		if scripts/build.sh "$k" >"$logdir/build-$k.log" 2>&1; then
-			echo 0 >"$logdir/build-$k.rc"
-			vm_tests "$k"
-			[ "$k" = kcsan ] && kcsan_check
+# The VM runs, the longest part, go through a pool of LL_VM_SLOTS (3) at
+# once, started as soon as their kernel is built: TCG runs a VM on one host
+# thread and the machine has two cores, but the tests sleep a good part of
+# the time (breaks wait for deadlines), so a third VM fills the cores.  A
+# job runs when what it needs exists: a debug kernel (ready-K, written by
+# the builds above), a plain kernel's module build (build-K.rc, written by
+# the foreground below).  The order is the longest first (debug-sid,
+# debug, kcsan), then the plain kernels, then the short ones: from a warm
+# cache the long runs start at once, from a cold one the plain kernels go
+# first while the debug kernels build.  Each job writes done-JOB when it
+# ends; the foreground reports the jobs as they end, then waits for all.
+slots=${LL_VM_SLOTS:-3}
+tb=${plains# }
+tb=${tb%% *}
+
+debug_job() {	# kernel: its module's build, then its VM run
+	local k=$1
+	if [ "$(cat "$logdir/ready-$k")" = 0 ] &&
+		scripts/build.sh "$k" >"$logdir/build-$k.log" 2>&1; then
+		echo 0 >"$logdir/build-$k.rc"
+		vm_tests "$k"
+	else
+		[ -s "$logdir/build-$k.log" ] || cp "$logdir/debug-kernel-$k.log" "$logdir/build-$k.log"
+		echo 1 >"$logdir/build-$k.rc"
+	fi
+}
+
+job_ready() {	# job
+	case $1 in
+	vm:*) if is_debug "${1#vm:}"; then [ -e "$logdir/ready-${1#vm:}" ]
+	      else [ -e "$logdir/build-${1#vm:}.rc" ]; fi ;;
+	testbed) [ -e "$logdir/build-$tb.rc" ] ;;
+	kcsan_check) [ -e "$logdir/build-kcsan.rc" ] ;;
+	dkms) [ -e "$logdir/build-6.12.rc" ] ;;
+	esac
+}
+
+job_run() {	# job
+	case $1 in
+	vm:*) if is_debug "${1#vm:}"; then debug_job "${1#vm:}"; else vm_tests "${1#vm:}"; fi ;;
+	testbed) testbed_checks "$tb" "$logdir/testbed.results" ;;
+	kcsan_check)
+		if [ "$(cat "$logdir/build-kcsan.rc")" = 0 ]; then
+			kcsan_check
 		else
-			echo 1 >"$logdir/build-$k.rc"
-		fi
+			printf 'FAIL\t%s\n' "[kcsan] test bed: a data race in a module fails the run (no kcsan build)" \
+				>"$logdir/testbed-kcsan.results"
+		fi ;;
+	dkms) dkms_test >"$logdir/dkms.log" 2>&1; echo $? >"$logdir/dkms.rc" ;;
+	esac
+	: >"$logdir/done-${1/:/-}"
+}
+
+pool() {	# job...: in this order, LL_VM_SLOTS at once
+	local queue=("$@") pids=() i j n
+	while [ ${#queue[@]} -gt 0 ] || [ ${#pids[@]} -gt 0 ]; do
+		n=0
+		for i in "${!pids[@]}"; do
+			if kill -0 "${pids[$i]}" 2>/dev/null; then
+				n=$((n + 1))
+			else
+				wait "${pids[$i]}"
+				unset "pids[$i]"
+			fi
+		done
+		for i in "${!queue[@]}"; do
+			[ "$n" -lt "$slots" ] || break
+			j=${queue[$i]}
+			job_ready "$j" || continue
+			job_run "$j" &
+			pids+=($!)
+			unset "queue[$i]"
+			n=$((n + 1))
+		done
+		sleep 2
 	done
 }
-lane_pids=
-if [ -z "$build_only" ] && [ -n "$debugs" ]; then
-	# shellcheck disable=SC2086
-	set -- $debugs
-	debug_lane "$1" ${3:+"$3"} &
-	lane_pids=$!
-	if [ -n "${2:-}" ]; then
-		debug_lane "$2" &
-		lane_pids="$lane_pids $!"
-	fi
-fi
 
-case " $kernels " in
-*" 6.12 "*)
-	if [ -z "$build_only" ]; then
-		{ dkms_test >"$logdir/dkms.log" 2>&1; echo $? >"$logdir/dkms.rc"; } &
-		dkms_pid=$!
-	fi
-	;;
-esac
-
-for k in $kernels; do
-	is_debug "$k" && [ -z "$build_only" ] && continue
-	echo "== kernel $k"
-	check "[$k] module and test modules build with W=1, no warning" scripts/build.sh "$k"
-	[ -n "$build_only" ] && continue
-	vm_tests "$k"
-	vm_report "$k"
+jobs=()
+for k in debug-sid debug kcsan; do
+	case " $debugs " in *" $k "*) jobs+=("vm:$k") ;; esac
 done
-
+for k in $plains; do
+	jobs+=("vm:$k")
+done
+case " $debugs " in *" kcsan "*) jobs+=(kcsan_check) ;; esac
+[ -n "$tb" ] && jobs+=(testbed)
+case " $plains " in *" 6.12 "*) jobs+=(dkms) ;; esac
+pool_pid=
 if [ -z "$build_only" ]; then
-	k=${plains# }
-	k=${k%% *}
-	if [ -n "$k" ]; then
-		echo "== test bed self-checks ($k)"
-		testbed_checks "$k" "$logdir/testbed.results"
-		while IFS=$'\t' read -r res name; do
-			if [ "$res" = ok ]; then pass "$name"; else fail "$name"; fi
-		done < "$logdir/testbed.results"
-	fi
+	pool "${jobs[@]}" &
+	pool_pid=$!
 fi
 
-for pid in $lane_pids; do
-	wait "$pid"
-done
-for k in $debugs; do
-	[ -n "$build_only" ] && break
-	echo "== kernel $k"
-	if [ "$(cat "$logdir/build-$k.rc" 2>/dev/null)" = 0 ]; then
-		pass "[$k] module and test modules build with W=1, no warning"
+# The results of a job, once it is done.
+report() {	# job
+	local k res name
+	case $1 in
+	vm:*)
+		k=${1#vm:}
+		echo "== kernel $k"
+		if is_debug "$k"; then
+			if [ "$(cat "$logdir/build-$k.rc" 2>/dev/null)" != 0 ]; then
+				fail "[$k] module and test modules build with W=1, no warning"
+				tail -n 30 "$logdir/build-$k.log" | sed 's/^/        | /'
+				return
+			fi
+			pass "[$k] module and test modules build with W=1, no warning"
+		fi
 		vm_report "$k"
-	else
-		fail "[$k] module and test modules build with W=1, no warning"
-		tail -n 30 "$logdir/build-$k.log" | sed 's/^/        | /'
-	fi
-	if [ "$k" = kcsan ] && [ -e "$logdir/testbed-kcsan.results" ]; then
-		while IFS=$'\t' read -r res name; do
-			if [ "$res" = ok ]; then pass "$name"; else fail "$name"; fi
-		done < "$logdir/testbed-kcsan.results"
-	fi
+		;;
+	testbed|kcsan_check)
+		[ "$1" = testbed ] && echo "== test bed self-checks ($tb)"
+		res=$logdir/testbed.results
+		[ "$1" = kcsan_check ] && res=$logdir/testbed-kcsan.results
+		while IFS=$'\t' read -r k name; do
+			if [ "$k" = ok ]; then pass "$name"; else fail "$name"; fi
+		done < "$res"
+		;;
+	dkms)
+		echo "== DKMS (6.12)"
+		if [ "$(cat "$logdir/dkms.rc")" = 0 ]; then
+			pass "[6.12] DKMS: dkms builds the package, a 6.12 guest installs it (ldtarball, install), modprobe loads it, make dkms-remove removes it"
+		else
+			fail "[6.12] DKMS: dkms build, ldtarball and install in a guest, modprobe, make dkms-remove"
+			tail -n 30 "$logdir/dkms.log" | sed 's/^/        | /'
+		fi
+		;;
+	esac
+}
+reported=" "
+report_done() {
+	local j
+	for j in "${jobs[@]}"; do
+		case $reported in *" $j "*) continue ;; esac
+		[ -e "$logdir/done-${j/:/-}" ] || continue
+		report "$j"
+		reported="$reported$j "
+	done
+}
+
+# The plain kernels' module builds, in the foreground: each one lets its
+# VM run start.
+builds=$plains
+[ -n "$build_only" ] && builds=$kernels
+for k in $builds; do
+	echo "== kernel $k: build"
+	check "[$k] module and test modules build with W=1, no warning" scripts/build.sh "$k"
+	echo $? >"$logdir/build-$k.rc"
+	[ -z "$build_only" ] && report_done
 done
-if [ -n "${dkms_pid:-}" ]; then
-	wait "$dkms_pid"
-	echo "== DKMS (6.12)"
-	if [ "$(cat "$logdir/dkms.rc")" = 0 ]; then
-		pass "[6.12] DKMS: dkms builds the package, a 6.12 guest installs it (ldtarball, install), modprobe loads it, make dkms-remove removes it"
-	else
-		fail "[6.12] DKMS: dkms build, ldtarball and install in a guest, modprobe, make dkms-remove"
-		tail -n 30 "$logdir/dkms.log" | sed 's/^/        | /'
-	fi
+
+if [ -n "$pool_pid" ]; then
+	while kill -0 "$pool_pid" 2>/dev/null; do
+		report_done
+		sleep 5
+	done
+	wait "$pool_pid"
+	report_done
 fi
 
 echo "== $(( $(date +%s) - start )) s; logs in $logdir"

@@ -27,41 +27,47 @@ stage "started"
 [ "$(nproc)" -ge 2 ] || die "the guest has $(nproc) CPU (want 2: vm-run -smp 2,sockets=2)"
 
 kmemleak=/sys/kernel/debug/kmemleak
+[ -n "$LL_BARE" ] && kmemleak=/nonexistent	# vm-run -b: no scans either
 if [ -w $kmemleak ]; then
 	# Forget what the boot left, so that only what follows is counted.
 	echo scan > $kmemleak && echo clear > $kmemleak
 	stage "kmemleak boot scan done"
 fi
 
-# Three e820 pmem regions (memmap=512M!1G memmap=512M!2G memmap=512M!2624M), one
-# per filesystem and a scratch device: fsdax does not work on partitions.
-# crc32c_generic feeds libcrc32c on older kernels; newer ones lack it.
-modprobe -q crc32c_generic 2>/dev/null
-for m in nd_e820 nd_pmem xfs ext4; do
-	modprobe $m >/dev/null 2>&1 || echo "vm-guest: modprobe $m failed"
-done
-mkdir -p /mnt/xfs /mnt/ext4
-i=0
-for fs in xfs ext4; do
-	dev=$(ndctl create-namespace -f -e namespace$i.0 --mode=fsdax 2>/tmp/ndctl.log |
+# Not in a bare run (vm-run -b).
+pmem() {
+	# Three e820 pmem regions (memmap=512M!1G memmap=512M!2G memmap=512M!2624M), one
+	# per filesystem and a scratch device: fsdax does not work on partitions.
+	# crc32c_generic feeds libcrc32c on older kernels; newer ones lack it.
+	modprobe -q crc32c_generic 2>/dev/null
+	for m in nd_e820 nd_pmem xfs ext4; do
+		modprobe $m >/dev/null 2>&1 || echo "vm-guest: modprobe $m failed"
+	done
+	mkdir -p /mnt/xfs /mnt/ext4
+	i=0
+	for fs in xfs ext4; do
+		dev=$(ndctl create-namespace -f -e namespace$i.0 --mode=fsdax 2>/tmp/ndctl.log |
+			sed -n 's/.*"blockdev":"\([^"]*\)".*/\1/p')
+		[ -b "/dev/$dev" ] || { cat /tmp/ndctl.log; die "no fsdax namespace$i.0"; }
+		case $fs in
+		xfs) mkfs.xfs -q -f -m reflink=0 "/dev/$dev" ;;
+		ext4) mkfs.ext4 -q -F -b 4096 "/dev/$dev" ;;
+		esac || die "mkfs.$fs failed"
+		mount -t $fs -o dax=always "/dev/$dev" /mnt/$fs || die "mount $fs failed"
+		chmod 1777 /mnt/$fs
+		i=$((i + 1))
+	done
+	export LL_XFS=/mnt/xfs LL_EXT4=/mnt/ext4
+	# The third region: a device for tests that make a filesystem of their own.
+	dev=$(ndctl create-namespace -f -e namespace2.0 --mode=fsdax 2>/tmp/ndctl.log |
 		sed -n 's/.*"blockdev":"\([^"]*\)".*/\1/p')
-	[ -b "/dev/$dev" ] || { cat /tmp/ndctl.log; die "no fsdax namespace$i.0"; }
-	case $fs in
-	xfs) mkfs.xfs -q -f -m reflink=0 "/dev/$dev" ;;
-	ext4) mkfs.ext4 -q -F -b 4096 "/dev/$dev" ;;
-	esac || die "mkfs.$fs failed"
-	mount -t $fs -o dax=always "/dev/$dev" /mnt/$fs || die "mount $fs failed"
-	chmod 1777 /mnt/$fs
-	i=$((i + 1))
-done
-export LL_XFS=/mnt/xfs LL_EXT4=/mnt/ext4
-# The third region: a device for tests that make a filesystem of their own.
-dev=$(ndctl create-namespace -f -e namespace2.0 --mode=fsdax 2>/tmp/ndctl.log |
-	sed -n 's/.*"blockdev":"\([^"]*\)".*/\1/p')
-[ -b "/dev/$dev" ] || { cat /tmp/ndctl.log; die "no fsdax namespace2.0"; }
-export LL_SCRATCH=/dev/$dev
-stage "pmem namespaces and mounts ready"
-
+	[ -b "/dev/$dev" ] || { cat /tmp/ndctl.log; die "no fsdax namespace2.0"; }
+	export LL_SCRATCH=/dev/$dev
+	stage "pmem namespaces and mounts ready"
+}
+if [ -z "$LL_BARE" ]; then
+	pmem
+fi
 if [ -n "$LL_KO" ]; then
 	insmod "$LL_KO" || die "insmod $LL_KO failed"
 fi
@@ -77,7 +83,9 @@ stage "command done (exit $rc)"
 if [ -n "$LL_KO" ] && [ -e /sys/module/layoutlease ]; then
 	rmmod layoutlease || { echo "vm-guest: rmmod layoutlease failed"; rc=1; }
 fi
-umount /mnt/xfs /mnt/ext4 || { echo "vm-guest: umount failed"; rc=1; }
+if [ -z "$LL_BARE" ]; then
+	umount /mnt/xfs /mnt/ext4 || { echo "vm-guest: umount failed"; rc=1; }
+fi
 if [ -w $kmemleak ]; then
 	echo scan > $kmemleak; sleep 5; echo scan > $kmemleak
 	cat $kmemleak > "$out/kmemleak"
