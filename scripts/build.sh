@@ -32,12 +32,16 @@ esac
 out=$top/build/$name
 mkdir -p "$out"
 # One build of a kernel at a time: VM runs of the same kernel side by side
-# (make check's pool, two vm-runs) each build first, in the same tree.
+# (make check's pool, two vm-runs) each build first, in the same tree.  A
+# build with nothing new changes no file (what kbuild made is kept from
+# the rsync's --delete), so a VM that loads the modules meanwhile is safe.
 exec 8>"$top/build/.$name.lock"
 flock 8
 # A copy per kernel: objects of different kernels must not mix.
 for d in Kbuild Makefile kernel uapi scripts selftests; do
 	rsync -a --delete --exclude '*.o' --exclude '*.ko' --exclude '.*.cmd' \
+		--filter='P *.mod' --filter='P *.mod.c' --filter='P Module.symvers' \
+		--filter='P modules.order' \
 		"$top/$d" "$out/" 2>/dev/null || cp -a "$top/$d" "$out/"
 done
 

@@ -32,10 +32,20 @@ start=$(date +%s)
 # builds and VM runs (their single-threaded TCG leaves a core);
 # scripts/build.sh then waits for each (scripts/debug-kernel.sh takes a
 # lock) or finds it cached.
+# Status files are read by other processes: written whole, then renamed.
+put() { echo "$2" >"$1.tmp" && mv "$1.tmp" "$1"; }	# file value
+# The longest VM run's kernel first (debug-sid, the whole suite).
+order=
+for k in debug-sid debug kcsan; do
+	case " $debugs " in *" $k "*) order="$order $k" ;; esac
+done
+# The background work ignores SIGINT (a non-interactive shell's background
+# jobs do): on an interrupt or a TERM, all of it is ended with the run.
+trap 'trap - INT TERM; kill -TERM 0 2>/dev/null; exit 130' INT TERM
 if [ -n "$debugs" ] && [ -z "$build_only" ]; then
-	for k in $debugs; do
+	for k in $order; do
 		nice -n 19 scripts/debug-kernel.sh "$k" >"$logdir/debug-kernel-$k.log" 2>&1
-		echo $? >"$logdir/ready-$k"
+		put "$logdir/ready-$k" $?
 	done &
 fi
 
@@ -138,8 +148,8 @@ vm_tests() {	# kernel
 	esac
 	t0=$(date +%s)
 	scripts/vm-run -k "$k" -t $limit -- selftests/run.sh "${progs[@]}" >"$logdir/vm-$k.log" 2>&1
-	echo $? >"$logdir/vm-$k.rc"
-	echo $(( $(date +%s) - t0 )) >"$logdir/vm-$k.secs"
+	put "$logdir/vm-$k.rc" $?
+	put "$logdir/vm-$k.secs" $(( $(date +%s) - t0 ))
 }
 
 vm_report() {	# kernel
@@ -198,6 +208,7 @@ kcsan_check() {
 # first while the debug kernels build.  Each job writes done-JOB when it
 # ends; the foreground reports the jobs as they end, then waits for all.
 slots=${LL_VM_SLOTS:-3}
+case $slots in ''|*[!0-9]*|0) slots=3 ;; esac
 tb=${plains# }
 tb=${tb%% *}
 
@@ -205,11 +216,11 @@ debug_job() {	# kernel: its module's build, then its VM run
 	local k=$1
 	if [ "$(cat "$logdir/ready-$k")" = 0 ] &&
 		scripts/build.sh "$k" >"$logdir/build-$k.log" 2>&1; then
-		echo 0 >"$logdir/build-$k.rc"
+		put "$logdir/build-$k.rc" 0
 		vm_tests "$k"
 	else
 		[ -s "$logdir/build-$k.log" ] || cp "$logdir/debug-kernel-$k.log" "$logdir/build-$k.log"
-		echo 1 >"$logdir/build-$k.rc"
+		put "$logdir/build-$k.rc" 1
 	fi
 }
 
@@ -234,7 +245,7 @@ job_run() {	# job
 			printf 'FAIL\t%s\n' "[kcsan] test bed: a data race in a module fails the run (no kcsan build)" \
 				>"$logdir/testbed-kcsan.results"
 		fi ;;
-	dkms) dkms_test >"$logdir/dkms.log" 2>&1; echo $? >"$logdir/dkms.rc" ;;
+	dkms) dkms_test >"$logdir/dkms.log" 2>&1; put "$logdir/dkms.rc" $? ;;
 	esac
 	: >"$logdir/done-${1/:/-}"
 }
@@ -242,6 +253,7 @@ job_run() {	# job
 pool() {	# job...: in this order, LL_VM_SLOTS at once
 	local queue=("$@") pids=() i j n
 	while [ ${#queue[@]} -gt 0 ] || [ ${#pids[@]} -gt 0 ]; do
+		kill -0 $$ 2>/dev/null || exit 1	# the run is gone
 		n=0
 		for i in "${!pids[@]}"; do
 			if kill -0 "${pids[$i]}" 2>/dev/null; then
@@ -298,7 +310,11 @@ report() {	# job
 		vm_report "$k"
 		;;
 	testbed|kcsan_check)
-		[ "$1" = testbed ] && echo "== test bed self-checks ($tb)"
+		if [ "$1" = testbed ]; then
+			echo "== test bed self-checks ($tb)"
+		else
+			echo "== test bed self-check (kcsan)"
+		fi
 		res=$logdir/testbed.results
 		[ "$1" = kcsan_check ] && res=$logdir/testbed-kcsan.results
 		while IFS=$'\t' read -r k name; do
@@ -334,7 +350,7 @@ builds=$plains
 for k in $builds; do
 	echo "== kernel $k: build"
 	check "[$k] module and test modules build with W=1, no warning" scripts/build.sh "$k"
-	echo $? >"$logdir/build-$k.rc"
+	put "$logdir/build-$k.rc" $?
 	[ -z "$build_only" ] && report_done
 done
 
@@ -345,6 +361,10 @@ if [ -n "$pool_pid" ]; then
 	done
 	wait "$pool_pid"
 	report_done
+	# A job that died without its results is a failure, not a silence.
+	for j in "${jobs[@]}"; do
+		case $reported in *" $j "*) ;; *) fail "$j: no result (the job died)" ;; esac
+	done
 fi
 
 echo "== $(( $(date +%s) - start )) s; logs in $logdir"

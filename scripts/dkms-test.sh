@@ -20,7 +20,7 @@
 set -euxo pipefail
 cd "$(dirname "$0")/.."
 ver=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
-case $1 in
+case ${1:-} in
 build)
 	kdir=$2 rel=$3 dir=$4
 	rm -rf "$dir" && mkdir -p "$dir/src" "$dir/tree"
