@@ -138,6 +138,8 @@ static unsigned long long seed;
 static int seconds = 30, nprocs = 6, nthreads = 3, nfiles = 3, timeout_ms = 100, bound_ms;
 static int devfd, me, fds[MAXF];
 static char paths[MAXF][256], wd_msg[256];
+/* Where the main process is, for the watchdog's report. */
+static const char *volatile phase = "setup";
 static bool verbose, have_imp;
 static long ps;
 static pid_t mainpid;
@@ -735,8 +737,45 @@ static void kill_all(void)
 	}
 }
 
+/* Copy a file of /proc to stdout with write(2) only: a signal handler's. */
+static void wd_dump(const char *path)
+{
+	char buf[1024];
+	ssize_t n;
+	int fd = open(path, O_RDONLY);
+
+	(void)!write(1, "# ", 2);
+	(void)!write(1, path, strlen(path));
+	(void)!write(1, ":\n", 2);
+	while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0)
+		(void)!write(1, buf, n);
+	if (fd >= 0)
+		close(fd);
+}
+
+/*
+ * Before it gives up, the watchdog says where the main process was and
+ * where every process still alive is in the kernel: a run that hangs is
+ * a finding, and the stacks are what it is.
+ */
 static void watchdog(int sig)
 {
+	char path[64], line[128];
+	int p, k;
+	pid_t pid;
+
+	snprintf(line, sizeof(line), "# watchdog: the main process is in: %s\n", phase);
+	(void)!write(1, line, strlen(line));
+	for (p = 0; p < MAXP; p++)
+		for (k = -2; k < NKID; k++) {
+			pid = k == -2 ? sh->pinner[p] : k == -1 ? (p < MAXF ? sh->trunc[p] : 0) :
+			      sh->kid[p][k];
+			if (pid <= 0 || kill(pid, 0))
+				continue;
+			snprintf(path, sizeof(path), "/proc/%d/stack", pid);
+			wd_dump(path);
+		}
+	wd_dump("/proc/layoutleases");
 	(void)!write(1, wd_msg, strlen(wd_msg));
 	kill_all();
 	_exit(1);
@@ -905,6 +944,7 @@ int main(int argc, char **argv)
 	for (p = 0; p < nprocs; p++)
 		sh->pinner[p] = spawn(false, p, ++nth);
 	next_kill = ll_now_ms() + 100 + rn(401);
+	phase = "the main loop";
 	while ((now = ll_now_ms()) < sh->deadline && !sh->failed) {
 		usleep(10 * 1000);
 		reap_main(&nth);
@@ -932,20 +972,24 @@ int main(int argc, char **argv)
 	}
 	/* The end: kill all, wait for all (orphans included: the subreaper). */
 	sh->stop = 1;
+	phase = "killing and reaping at the end";
 	for (i = 0; i < 300 && reap_main(NULL) >= 0; i++) {
 		kill_all();
 		usleep(100 * 1000);
 	}
 	if (i == 300)
 		record("processes left 30 s after the end");
+	phase = "waiting for the leases to go";
 	v = sh->failed ? 0 : SETTLE(ll_proc_leases(), 0);
 	if (v)
 		record("%ld leases left in /proc/layoutleases 10 s after the end", v);
+	phase = "waiting for the FOLL_PIN counters";
 	v = sh->failed ? 0 : SETTLE(foll_pins_held(), 0);
 	if (v == LONG_MIN)
 		printf("# no nr_foll_pin_* in /proc/vmstat: not checked\n");
 	else if (v)
 		record("nr_foll_pin_acquired - nr_foll_pin_released is %ld 10 s after the end", v);
+	phase = "waiting for the module's references";
 	v = sh->failed ? refs0 : SETTLE(ll_module_refs(), refs0);
 	if (v != refs0)
 		record("module refcount %ld 10 s after the end, %ld at the start", v, refs0);
