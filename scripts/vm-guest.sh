@@ -73,10 +73,42 @@ if [ -n "$LL_KO" ]; then
 fi
 export LL_KO LL_TESTMODS
 
+# A run that times out says nothing of where it hung unless asked before
+# the end: 90 s before vm-run's limit, write every user process and every
+# task in D state with its kernel stack, the leases and the end of dmesg to
+# $out/timeout-tasks, which vm-run prints when the limit is hit.
+snapshot() {
+	local p st
+	{
+		echo "# timeout snapshot at $(cut -d' ' -f1 /proc/uptime) s"
+		for p in /proc/[0-9]*; do
+			st=$(sed -n 's/^State:[[:space:]]*//p' "$p/status" 2>/dev/null)
+			[ -s "$p/cmdline" ] || case $st in D*) ;; *) continue ;; esac
+			echo "## ${p#/proc/} $st: $(tr '\0' ' ' < "$p/cmdline" 2>/dev/null)" \
+				"wchan=$(cat "$p/wchan" 2>/dev/null)"
+			cat "$p/stack" 2>/dev/null
+		done
+		echo "## /proc/layoutleases"
+		cat /proc/layoutleases 2>/dev/null
+		echo "## dmesg"
+		dmesg | tail -n 200
+	} > "$out/timeout-tasks.tmp" 2>&1
+	mv "$out/timeout-tasks.tmp" "$out/timeout-tasks"
+}
+snap=
+if [ "${LL_LIMIT:-0}" -gt 180 ]; then
+	up=$(cut -d. -f1 /proc/uptime)
+	if [ "$up" -lt $((LL_LIMIT - 120)) ]; then
+		(sleep $((LL_LIMIT - 90 - up)) && snapshot) &
+		snap=$!
+	fi
+fi
+
 cd "$LL_CWD" || die "no $LL_CWD"
 stage "module loaded, command starts"
 bash "$out/cmd"
 rc=$?
+[ -n "$snap" ] && kill "$snap" 2>/dev/null
 stage "command done (exit $rc)"
 
 # Leave nothing behind: a test that left the module busy fails the run.
