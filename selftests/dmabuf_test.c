@@ -49,12 +49,15 @@ static int set_allow_pinned(int on)
 	return ret;
 }
 
-/* Freeing a revoked pin of a closed lease is asynchronous: wait a little. */
+/*
+ * Freeing a revoked pin of a closed lease is asynchronous: wait for it, up
+ * to 10 s (a work item on a loaded debug guest).
+ */
 static int wait_leases(int want)
 {
 	int i, n = -1;
 
-	for (i = 0; i < 100 && (n = ll_proc_leases()) != want; i++)
+	for (i = 0; i < 1000 && (n = ll_proc_leases()) != want; i++)
 		usleep(10 * 1000);
 	return n;
 }
@@ -63,7 +66,7 @@ static int wait_refs(int want)
 {
 	int i, n = -1;
 
-	for (i = 0; i < 100 && (n = ll_module_refs()) != want; i++)
+	for (i = 0; i < 1000 && (n = ll_module_refs()) != want; i++)
 		usleep(10 * 1000);
 	return n;
 }
@@ -255,21 +258,25 @@ TEST_F(exp, break_revokes_importer)
 	pid_t child;
 
 	ASSERT_EQ(0, lli_attach(self->imp, self->dmabuf_fd, LLI_DYNAMIC));
+	/*
+	 * A DMA still in flight past the deadline, started before the
+	 * truncate: started on the BREAK event, it lost the race with the
+	 * revocation whenever the event came late (a slow debug guest).
+	 */
 	t0 = ll_now_ms();
+	ASSERT_EQ(0, lli_write(self->imp, 0, self->len, 0x33,
+			       TIMEOUT_MS + 1000));
 	child = ll_truncate_child(self->path, 0);
 	ev = ll_next_event(self->lease_fd, 5000);
 	ASSERT_EQ(LAYOUTLEASE_EVENT_BREAK, ev.type);
-	/* A DMA still in flight past the deadline. */
-	ASSERT_EQ(0, lli_write(self->imp, 0, self->len, 0x33,
-			       TIMEOUT_MS + 400));
 	ASSERT_EQ(0, ll_wait_child(child));
 	t1 = ll_now_ms();
 
 	expect_revoked_in_order(_metadata, self->imp);
 	/* The truncate waited for the in-flight access. */
-	EXPECT_LE(t0 + TIMEOUT_MS + 400, t1);
+	EXPECT_LE(t0 + TIMEOUT_MS + 1000, t1);
 	TH_LOG("truncate took %lld ms (timeout %d ms, DMA in flight %d ms)",
-	       t1 - t0, TIMEOUT_MS, TIMEOUT_MS + 400);
+	       t1 - t0, TIMEOUT_MS, TIMEOUT_MS + 1000);
 
 	ev = ll_next_event(self->lease_fd, 2000);
 	EXPECT_EQ(LAYOUTLEASE_EVENT_REVOKED, ev.type);
@@ -397,7 +404,8 @@ static void other_file_breaks_on_time(struct __test_metadata *_metadata,
 	ASSERT_EQ(child, waitpid(child, &status, 0));
 	t = ll_now_ms() - t0;
 	TH_LOG("another file's truncate: %lld ms (timeout %d ms)", t, TIMEOUT_MS);
-	EXPECT_GT(TIMEOUT_MS + 1500, t);
+	/* Bounded by the timeout; the slack is for a loaded debug guest. */
+	EXPECT_GT(TIMEOUT_MS + 5000, t);
 	EXPECT_EQ(LAYOUTLEASE_EVENT_BREAK, ll_next_event(lease_fd, 100).type);
 	EXPECT_EQ(LAYOUTLEASE_EVENT_REVOKED, ll_next_event(lease_fd, 100).type);
 	munmap(m, ps);

@@ -1926,7 +1926,8 @@ static void op_importer(void)
 		    (maybe && I->exp >= 0 && (!ret || ret == ENXIO || ret == ENOLINK)))
 			want = ret;
 		if (!ret && op.delay_ms) {
-			I->busy_until = ll_now_ms() + op.delay_ms + 50;
+			/* The work item runs late on a loaded debug guest. */
+			I->busy_until = ll_now_ms() + op.delay_ms + 1000;
 			inflight_until = MAX(inflight_until, I->busy_until);
 		}
 		/* What the device wrote or read is in the file, as mapped. */

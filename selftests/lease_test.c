@@ -182,9 +182,16 @@ TEST_F(lease, truncate_cooperative)
 	ASSERT_EQ(SIGUSR1, got_sig);
 	ASSERT_EQ(self->lease_fd, got_fd);
 	ASSERT_EQ(POLL_MSG, got_code);
+	/*
+	 * Timed from the unpin, not from the truncate's start: how long the
+	 * event and the signal took to come is the guest's load, not the
+	 * module's.  Well under the 5 s default break timeout: the unpin, not the
+	 * deadline, let the truncate go, and BREAK_DONE (not REVOKED) says so.
+	 */
+	t0 = ll_now_ms();
 	test_cmd_unpin(self->lease_fd, id);
 	ASSERT_EQ(0, ll_wait_child(pid));
-	ASSERT_GT(5000, ll_now_ms() - t0);
+	EXPECT_GT(4000, ll_now_ms() - t0);
 	ev = ll_next_event(self->lease_fd, 1000);
 	ASSERT_EQ(LAYOUTLEASE_EVENT_BREAK_DONE, ev.type);
 }
