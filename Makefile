@@ -8,7 +8,7 @@
 # make check        style, the build matrix and the selftests in VMs
 # make demo         boot a VM and show the module at work on a DAX mount
 # make bench        the benchmark in a VM (numbers, never a pass/fail)
-# make stress       fuzzer and race stress at length on the debug kernels (K=, STRESS_SECONDS=1200)
+# make stress       fuzzer and race stress at length on the debug kernels (K=, STRESS_SECONDS=1200, STRESS_CALLS=N, SEED=)
 # make style        checkpatch --strict and sparse
 # make vm K=6.12 CMD='...'   run a command in a VM (see scripts/vm-run)
 # make clean
