@@ -116,6 +116,26 @@ static void ll_pin_end_finish(struct ll_pin *pin)
 	pin->export = NULL;
 	unpin_user_pages(pin->pages, pin->npages);
 	ll_uncharge(pin->mm, pin->npages);
+	/*
+	 * The record goes before npins drops: the pin that takes npins to 0
+	 * queues BREAK_DONE (ll_break_pins_gone()), and it may be another
+	 * pin's, finished on another CPU, so a record queued after the
+	 * decrement could follow the BREAK_DONE that says no pin remains:
+	 *
+	 *   finish(A)                        finish(B)
+	 *   npins 2 -> 1, unlock
+	 *                                    npins 1 -> 0, unlock
+	 *                                    pins_gone(): BREAK_DONE
+	 *   REVOKED A
+	 *
+	 * (found by the fuzzer on 7.2 KASAN, seed 732209852102: a revocation
+	 * at the deadline beside the holder's UNPIN of another pin).
+	 */
+	if (pin->state != LL_PIN_UNPINNED)
+		ll_lease_event(lease, pin->state == LL_PIN_REVOKED ?
+				      LAYOUTLEASE_EVENT_REVOKED :
+				      LAYOUTLEASE_EVENT_UNMAPPED,
+			       pin->id, pin->offset, length, 0);
 	/* Only now are the pages free of it: see ll_file.npins. */
 	spin_lock(&lf->lock);
 	if (!WARN_ON_ONCE(!lf->npins))
@@ -123,11 +143,6 @@ static void ll_pin_end_finish(struct ll_pin *pin)
 	list_del(&pin->ending_node);
 	pin->finished = true;
 	spin_unlock(&lf->lock);
-	if (pin->state != LL_PIN_UNPINNED)
-		ll_lease_event(lease, pin->state == LL_PIN_REVOKED ?
-				      LAYOUTLEASE_EVENT_REVOKED :
-				      LAYOUTLEASE_EVENT_UNMAPPED,
-			       pin->id, pin->offset, length, 0);
 }
 
 /*
