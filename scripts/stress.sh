@@ -13,7 +13,8 @@
 #                               calls in all, however long that takes
 #                               (then the race stress for 40% of
 #                               STRESS_SECONDS): on a KASAN kernel under
-#                               TCG it makes about 100 a second, on a plain
+#                               TCG it makes about 100 a second (50 with three
+#                               VMs on two cores), on a plain
 #                               one about 500 (10^6: K="6.1 6.12 sid")
 #
 # Prints per kernel what ran, the seeds, the calls made and the worst
