@@ -61,6 +61,17 @@ log=$out/build.log
 	if [ -d "$out/selftests/kmod" ]; then
 		run make -C "$kdir" M="$out/selftests/kmod" W=1 modules
 	fi
+	# The test-only rxe with dma-buf regions, where its series has a patch
+	# (scripts/rxe.sh); not on the KCSAN kernel, whose suite is the
+	# module's races, not rxe's.
+	if [ "$name" != kcsan ]; then
+		rxe=$("$top/scripts/rxe.sh" "$name" | tail -n 1)
+		if [ -n "$rxe" ]; then
+			mkdir -p "$out/rxe"
+			cp -p "$rxe"/* "$out/rxe/"
+			run make -C "$kdir" M="$out/rxe" W=1 modules
+		fi
+	fi
 } >"$log" 2>&1 || { cat "$log" >&2; echo "build: $name failed" >&2; exit 1; }
 if grep -E 'warning:|error:' "$log" >&2; then
 	echo "build: $name: warnings at W=1" >&2

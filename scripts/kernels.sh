@@ -6,6 +6,8 @@
 # packages and extract them into a cache outside the clone.
 #
 #   scripts/kernels.sh fetch NAME    prints the kernel's cache directory
+#   scripts/kernels.sh source NAME   prints its linux-source tarball (same
+#                                    Debian version as the kernel)
 #   scripts/kernels.sh list          names of the matrix
 #
 # NAME is 6.1 (bookworm), 6.12 (bookworm-security) or sid (Debian unstable's
@@ -203,9 +205,51 @@ fetch() {
 	echo "$dir"
 }
 
+# The Debian version of a fetched kernel's packages (its changelog's first
+# line), e.g. 6.12.118-1~deb12u1.
+kversion() {	# kernel dir
+	local c l
+	for c in "$1"/root/usr/share/doc/linux-image-*/changelog.Debian.gz \
+		 "$1"/root/usr/share/doc/linux-binary-*/changelog.Debian.gz; do
+		[ -e "$c" ] || continue
+		# (zcat dies of SIGPIPE once head has its line)
+		l=$(zcat "$c" | head -n 1 || :)
+		echo "$l" | sed -n 's/^[^ ]* (\([^)]*\)).*/\1/p'
+		return 0
+	done
+	return 1
+}
+
+# The linux-source tarball of exactly the kernel NAME's version: this
+# machine's (or the sid chroot's) installed linux-source-<series> if it is
+# that version, else downloaded once into $LL_CACHE/src/.
+source_tarball() {	# name
+	local dir ver series t root=''
+	dir=$(fetch "$1") || return 1
+	ver=$(kversion "$dir") || { log "$1: no version in $dir"; return 1; }
+	series=$(cut -d. -f1,2 "$dir/release")
+	[ -e "$dir/chroot" ] && root=$(cat "$dir/chroot")
+	if [ "$(dpkg-query --admindir="$root/var/lib/dpkg" -W -f='${Version}' \
+		"linux-source-$series" 2>/dev/null)" = "$ver" ]; then
+		echo "$root/usr/src/linux-source-$series.tar.xz"
+		return
+	fi
+	t=$LL_CACHE/src/linux-source-$series-$ver
+	if [ ! -e "$t/.done" ]; then
+		log "$1: downloading linux-source-$series $ver"
+		rm -rf "$t" && mkdir -p "$t/deb" && chmod 755 "$t/deb"
+		download "$t/deb" "linux-source-$series=$ver" ||
+			{ log "cannot download linux-source-$series=$ver"; return 1; }
+		dpkg-deb -x "$t"/deb/*.deb "$t/root" && rm -rf "$t/deb"
+		touch "$t/.done"
+	fi
+	echo "$t/root/usr/src/linux-source-$series.tar.xz"
+}
+
 case ${1:-} in
 fetch) fetch "$2" ;;
+source) source_tarball "$2" ;;
 list) echo 6.1 6.12 sid ;;
 chroot) shift; in_chroot "$@" ;;
-*) echo "usage: $0 fetch 6.1|6.12|sid | list | chroot DIR CMD..." >&2; exit 2 ;;
+*) echo "usage: $0 fetch|source 6.1|6.12|sid | list | chroot DIR CMD..." >&2; exit 2 ;;
 esac

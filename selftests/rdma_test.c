@@ -13,19 +13,7 @@
 #include <sys/stat.h>
 
 #include "layoutlease_utils.h"
-
-/* soft-RoCE on a dummy netdev, once per boot. */
-static int rxe_setup(void)
-{
-	if (!access("/sys/class/infiniband/llrxe0", F_OK))
-		return 0;
-	/* rdma_rxe needs crc32_generic first; newer kernels lack it. */
-	return system("modprobe -q crc32_generic 2>/dev/null;"
-		      "modprobe rdma_rxe && modprobe dummy &&"
-		      "ip link add lldummy0 type dummy &&"
-		      "ip link set lldummy0 up &&"
-		      "rdma link add llrxe0 type rxe netdev lldummy0");
-}
+#include "rxe_utils.h"
 
 static void example_path(char *buf, size_t len)
 {
@@ -49,7 +37,7 @@ FIXTURE_VARIANT_ADD(rdma, ext4) { .fs = "ext4" };
 
 FIXTURE_SETUP(rdma)
 {
-	ASSERT_EQ(0, rxe_setup());
+	ASSERT_EQ(0, rxe_use_stock());
 	snprintf(self->path, sizeof(self->path), "%s/rdma.%d",
 		 ll_mount(variant->fs), getpid());
 }
@@ -63,7 +51,7 @@ FIXTURE_TEARDOWN(rdma)
 TEST_F_TIMEOUT(rdma, example, 300)
 {
 	static const char *const want[] = {
-		"step device: ok llrxe0",
+		"step device: ok " RXE_STOCK_DEV,
 		"step reg_mr: EOPNOTSUPP",
 		"step lease: ok",
 		"step pin: ok",
@@ -87,7 +75,7 @@ TEST_F_TIMEOUT(rdma, example, 300)
 	if (!pid) {
 		dup2(pipefd[1], 1);
 		close(pipefd[0]);
-		execl(prog, prog, "-d", "llrxe0", "-t", "5000", "-w",
+		execl(prog, prog, "-d", RXE_STOCK_DEV, "-t", "5000", "-w",
 		      self->path, NULL);
 		_exit(127);
 	}
