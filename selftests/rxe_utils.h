@@ -93,7 +93,7 @@ static inline int rxe_use_ll(void)
 		 "  ip link add " RXE_LL_NETDEV " type dummy; } &&"
 		 "{ ip addr show dev " RXE_LL_NETDEV " | grep -q " RXE_LL_ADDR " ||"
 		 "  ip addr add " RXE_LL_ADDR "/24 dev " RXE_LL_NETDEV "; } &&"
-		 "ip link set " RXE_LL_NETDEV " up &&"
+		 "ip link set " RXE_LL_NETDEV " up && ip link set lo up &&"
 		 "rdma link add " RXE_LL_DEV " type rxe netdev " RXE_LL_NETDEV, ko);
 	return system(cmd) ? -1 : 0;
 }
