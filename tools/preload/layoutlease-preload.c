@@ -5,7 +5,8 @@
  *
  *   LD_PRELOAD=liblayoutlease-preload.so PROGRAM ...
  *
- * ibv_reg_mr(), ibv_reg_mr_iova() and ibv_reg_mr_iova2() of memory that lies
+ * ibv_reg_mr(), ibv_reg_mr_iova() and ibv_reg_mr_iova2() (without
+ * IBV_ACCESS_ON_DEMAND, which needs no pin) of memory that lies
  * in one shared mapping of a file on a DAX mount (which the kernel refuses:
  * fsdax pages cannot be pinned long-term, EOPNOTSUPP) become: a layout lease
  * on the file's range, a pin of the pages, a dma-buf export of the pin and
@@ -384,6 +385,9 @@ static struct ibv_mr *reg_leased(struct ibv_pd *pd, void *addr, size_t length,
 	int e;
 
 	*tried = false;
+	/* On-demand paging needs no pin: the device faults, the kernel zaps. */
+	if (access & IBV_ACCESS_ON_DEMAND)
+		return NULL;
 	if (!length || !find_mapping(a, length, path, sizeof(path), &dev, &ino, &off))
 		return NULL;
 	r = calloc(1, sizeof(*r));
