@@ -72,6 +72,19 @@ if [ -n "$LL_KO" ]; then
 	insmod "$LL_KO" || die "insmod $LL_KO failed"
 fi
 export LL_KO LL_TESTMODS
+# vm-run -N: the NIC on the wire to another VM, and loopback.
+ip link set lo up 2>/dev/null
+if [ -n "${LL_NET:-}" ]; then
+	modprobe virtio_net 2>/dev/null
+	for n in /sys/class/net/*; do
+		[ "$(cat "$n/device/vendor" 2>/dev/null)" = 0x1af4 ] && LL_NET_DEV=${n##*/}
+	done
+	[ -n "${LL_NET_DEV:-}" ] || die "no virtio NIC for $LL_NET"
+	ip addr add "$LL_NET" dev "$LL_NET_DEV" && ip link set "$LL_NET_DEV" up ||
+		die "cannot set up $LL_NET_DEV"
+	export LL_NET LL_NET_DEV
+	stage "network $LL_NET on $LL_NET_DEV"
+fi
 
 # A run that times out says nothing of where it hung unless asked before
 # the end: 90 s before vm-run's limit, write every user process and every

@@ -36,7 +36,6 @@
 #define SLACK_MS	5000
 #define ACCESS		(IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | \
 			 IBV_ACCESS_REMOTE_READ)
-#define MAX_EXTENTS	1024
 
 FIXTURE(rxe) {
 	bool ready;
@@ -130,25 +129,6 @@ static void hold(struct __test_metadata *_metadata, FIXTURE_DATA(rxe) *self,
 	self->registered = true;
 }
 
-/* Word i of a pattern: its byte offset in the file, mixed with @tag. */
-static void fill(void *p, size_t len, __u64 off, __u64 tag)
-{
-	__u64 *w = p;
-
-	for (size_t i = 0; i < len / 8; i++)
-		w[i] = (off + i * 8) ^ tag;
-}
-
-static bool check(const void *p, size_t len, __u64 off, __u64 tag)
-{
-	const __u64 *w = p;
-
-	for (size_t i = 0; i < len / 8; i++)
-		if (w[i] != ((off + i * 8) ^ tag))
-			return false;
-	return true;
-}
-
 /*
  * The peer writes a pattern into the region, reads it back; read() of the
  * file sees it if @file_too.  Not during a break: the truncating process
@@ -194,49 +174,6 @@ static int late_write(struct __test_metadata *_metadata,
 		return -2;
 	return rxe_rdma(&self->b, IBV_WR_RDMA_WRITE, self->buf,
 			self->buf_mr->lkey, 4096, raddr, self->rkey);
-}
-
-struct extent {
-	__u64 phys, len;
-};
-
-/* The physical extents of @fd, or -1. */
-static int extents(int fd, struct extent *e, int max)
-{
-	struct fiemap *f = calloc(1, sizeof(*f) + max * sizeof(f->fm_extents[0]));
-	int i, n = -1;
-
-	if (!f)
-		return -1;
-	f->fm_length = FIEMAP_MAX_OFFSET;
-	f->fm_flags = FIEMAP_FLAG_SYNC;
-	f->fm_extent_count = max;
-	/* All of them, or none: a full array may have left some out. */
-	if (!ioctl(fd, FS_IOC_FIEMAP, f) && (int)f->fm_mapped_extents < max) {
-		n = f->fm_mapped_extents;
-		for (i = 0; i < n; i++) {
-			e[i].phys = f->fm_extents[i].fe_physical;
-			e[i].len = f->fm_extents[i].fe_length;
-		}
-	}
-	free(f);
-	return n;
-}
-
-/* Every block of @old lies in one of @new's extents. */
-static bool covered(const struct extent *old, int nold,
-		    const struct extent *new, int nnew)
-{
-	for (int i = 0; i < nold; i++)
-		for (__u64 b = old[i].phys; b < old[i].phys + old[i].len; b += 4096) {
-			bool in = false;
-
-			for (int j = 0; j < nnew && !in; j++)
-				in = b >= new[j].phys && b < new[j].phys + new[j].len;
-			if (!in)
-				return false;
-		}
-	return true;
 }
 
 /* Data moves over the region in both directions; read() sees the WRITE. */

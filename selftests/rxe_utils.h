@@ -20,6 +20,8 @@
 #include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/fiemap.h>
+#include <linux/fs.h>
 
 #include <infiniband/verbs.h>
 #include <rdma/ib_user_ioctl_cmds.h>
@@ -95,6 +97,29 @@ static inline int rxe_use_ll(void)
 		 "  ip addr add " RXE_LL_ADDR "/24 dev " RXE_LL_NETDEV "; } &&"
 		 "ip link set " RXE_LL_NETDEV " up && ip link set lo up &&"
 		 "rdma link add " RXE_LL_DEV " type rxe netdev " RXE_LL_NETDEV, ko);
+	return system(cmd) ? -1 : 0;
+}
+
+/*
+ * A second test-only rxe device, RXE_NET_DEV, on the NIC that vm-run -N
+ * gave the guest ($LL_NET_DEV): the wire to another VM.  1 if there is no
+ * such NIC or no test-only rxe, -1 on failure.
+ */
+#define RXE_NET_DEV	"llrxen0"
+static inline int rxe_use_ll_net(void)
+{
+	const char *nic = getenv("LL_NET_DEV");
+	char cmd[256];
+	int r;
+
+	if (!nic)
+		return 1;
+	r = rxe_use_ll();
+	if (r)
+		return r;
+	if (!access("/sys/class/infiniband/" RXE_NET_DEV, F_OK))
+		return 0;
+	snprintf(cmd, sizeof(cmd), "rdma link add " RXE_NET_DEV " type rxe netdev %s", nic);
 	return system(cmd) ? -1 : 0;
 }
 
@@ -318,6 +343,72 @@ static inline int rxe_dereg_handle(struct ibv_context *ctx, __u32 handle)
 	c.hdr.num_attrs = 1;
 	c.hdr.driver_id = RDMA_DRIVER_RXE;
 	return ioctl(ctx->cmd_fd, RDMA_VERBS_IOCTL, &c) ? -errno : 0;
+}
+
+
+/* Patterns, and where a file's blocks are: the tests' proof of no stray write. */
+#define MAX_EXTENTS	1024
+
+/* Word i of a pattern: its byte offset in the file, mixed with @tag. */
+static inline void fill(void *p, size_t len, __u64 off, __u64 tag)
+{
+	__u64 *w = p;
+
+	for (size_t i = 0; i < len / 8; i++)
+		w[i] = (off + i * 8) ^ tag;
+}
+
+static inline bool check(const void *p, size_t len, __u64 off, __u64 tag)
+{
+	const __u64 *w = p;
+
+	for (size_t i = 0; i < len / 8; i++)
+		if (w[i] != ((off + i * 8) ^ tag))
+			return false;
+	return true;
+}
+
+struct extent {
+	__u64 phys, len;
+};
+
+/* The physical extents of @fd, or -1. */
+static inline int extents(int fd, struct extent *e, int max)
+{
+	struct fiemap *f = calloc(1, sizeof(*f) + max * sizeof(f->fm_extents[0]));
+	int i, n = -1;
+
+	if (!f)
+		return -1;
+	f->fm_length = FIEMAP_MAX_OFFSET;
+	f->fm_flags = FIEMAP_FLAG_SYNC;
+	f->fm_extent_count = max;
+	/* All of them, or none: a full array may have left some out. */
+	if (!ioctl(fd, FS_IOC_FIEMAP, f) && (int)f->fm_mapped_extents < max) {
+		n = f->fm_mapped_extents;
+		for (i = 0; i < n; i++) {
+			e[i].phys = f->fm_extents[i].fe_physical;
+			e[i].len = f->fm_extents[i].fe_length;
+		}
+	}
+	free(f);
+	return n;
+}
+
+/* Every block of @old lies in one of @new's extents. */
+static inline bool covered(const struct extent *old, int nold,
+		    const struct extent *new, int nnew)
+{
+	for (int i = 0; i < nold; i++)
+		for (__u64 b = old[i].phys; b < old[i].phys + old[i].len; b += 4096) {
+			bool in = false;
+
+			for (int j = 0; j < nnew && !in; j++)
+				in = b >= new[j].phys && b < new[j].phys + new[j].len;
+			if (!in)
+				return false;
+		}
+	return true;
 }
 
 #endif /* _RXE_UTILS_H */
