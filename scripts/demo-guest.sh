@@ -71,3 +71,52 @@ echo "ibv_reg_mr() on the fsdax mapping fails: the kernel refuses long-term pins
 echo "DAX memory.  The lease, pin and dma-buf export work; rxe itself has no dma-buf"
 echo "memory regions, so ibv_reg_dmabuf_mr() needs a NIC whose driver imports"
 echo "dma-bufs revocably (mlx5; irdma on 7.x): see Documentation/rdma.rst."
+
+ko=$LL_TESTMODS/../../rxe/rdma_rxe_ll.ko
+if [ -e "$ko" ]; then
+step "Real RDMA into DAX file memory: an unmodified ib_write_bw under liblayoutlease-preload.so"
+echo "(soft-RoCE here is the test-only rxe with dma-buf memory regions of"
+echo " selftests/rxe/; on hardware the NIC's driver does this, e.g. mlx5)"
+rdma link delete lldemorxe0 2>/dev/null; rmmod rdma_rxe 2>/dev/null || true
+for m in $(modinfo -F depends rdma_rxe | tr , ' '); do modprobe -q "$m"; done
+insmod "$ko" && ip link add lldemo1 type dummy && ip addr add 10.79.0.1/24 dev lldemo1 &&
+	ip link set lldemo1 up && ip link set lo up &&
+	rdma link add lldemorxed0 type rxe netdev lldemo1
+sleep 1
+dst=$LL_XFS/rdma-dst
+dd if=/dev/zero of="$dst" bs=1M count=1 status=none
+echo "\$ od -A d -t x1 $dst | head -2      (before: zeroes)"
+od -A d -t x1 "$dst" | head -2
+echo "\$ LD_PRELOAD=build/tools/liblayoutlease-preload.so LAYOUTLEASE_PRELOAD_BREAK=hold \\"
+echo "    LAYOUTLEASE_PRELOAD_TIMEOUT_MS=1000 ib_write_bw -d lldemorxed0 -x 1 -D 30 --mmap=$dst &"
+echo "\$ ib_write_bw -d lldemorxed0 -x 1 -D 30 127.0.0.1 &"
+LD_PRELOAD=$PWD/build/tools/liblayoutlease-preload.so LAYOUTLEASE_PRELOAD_LOG=1 \
+	LAYOUTLEASE_PRELOAD_BREAK=hold LAYOUTLEASE_PRELOAD_TIMEOUT_MS=1000 \
+	ib_write_bw -d lldemorxed0 -x 1 -s 65536 -D 30 -p 18800 --mmap="$dst" >/tmp/server.log 2>&1 &
+server=$!
+sleep 1
+ib_write_bw -d lldemorxed0 -x 1 -s 65536 -D 30 -p 18800 127.0.0.1 >/tmp/client.log 2>&1 &
+client=$!
+for _ in $(seq 300); do grep -q "registered: lkey" /tmp/server.log && break; sleep 0.1; done
+sleep 2
+grep layoutlease-preload /tmp/server.log
+echo "\$ od -A d -t x1 $dst | head -2      (the client's RDMA WRITEs, in the file)"
+od -A d -t x1 "$dst" | head -2
+run cat /proc/layoutleases
+echo "\$ truncate -s 0 $dst      (another process; the program ignores breaks: hold)"
+t0=$(ms)
+truncate -s 0 "$dst"
+echo "truncate returned after $(( $(ms) - t0 )) ms (the lease's deadline: 1000 ms)"
+wait "$client" || true
+wait "$server" || true
+echo "the client's next WRITE after the revocation:"
+grep -i -m 2 "error\|failed" /tmp/client.log || true
+grep layoutlease-preload /tmp/server.log | tail -n +6
+step "Nothing reaches the freed blocks: the peer writes again with the old key"
+echo "\$ build/selftests/rxe_dmabuf_test -r rxe.xfs.deadline_revokes_region"
+build/selftests/rxe_dmabuf_test -r rxe.xfs.deadline_revokes_region 2>&1 |
+	sed -n 's/^# rxe_dmabuf_test.c:[0-9]*:deadline_revokes_region://p; /^ok /p'
+echo "(a new file took the freed blocks (FIEMAP); the peer's WRITEs with the revoked"
+echo " key each failed; the old blocks, read from the device, and the new file were"
+echo " compared byte for byte before and after them: unchanged)"
+fi

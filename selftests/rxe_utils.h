@@ -12,12 +12,14 @@
 #ifndef _RXE_UTILS_H
 #define _RXE_UTILS_H
 
+#include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/fiemap.h>
@@ -395,20 +397,89 @@ static inline int extents(int fd, struct extent *e, int max)
 	return n;
 }
 
-/* Every block of @old lies in one of @new's extents. */
-static inline bool covered(const struct extent *old, int nold,
-		    const struct extent *new, int nnew)
+static inline __u64 extents_len(const struct extent *e, int n)
 {
+	__u64 sum = 0;
+
+	for (int i = 0; i < n; i++)
+		sum += e[i].len;
+	return sum;
+}
+
+/*
+ * How many 4 KiB blocks of @old lie in one of @new's extents.  Not always
+ * all of them: XFS gives small freed extents to its AG free lists
+ * (metadata) rather than to the next file.
+ */
+static inline __u64 covered_blocks(const struct extent *old, int nold,
+				   const struct extent *new, int nnew)
+{
+	__u64 n = 0;
+
 	for (int i = 0; i < nold; i++)
 		for (__u64 b = old[i].phys; b < old[i].phys + old[i].len; b += 4096) {
 			bool in = false;
 
 			for (int j = 0; j < nnew && !in; j++)
 				in = b >= new[j].phys && b < new[j].phys + new[j].len;
-			if (!in)
-				return false;
+			n += in;
 		}
-	return true;
+	return n;
+}
+
+/* What a new file must take of the old one's blocks: all but 64 KiB. */
+#define REUSED_ENOUGH(old_len)	((old_len) / 4096 - 16)
+
+/*
+ * A new filesystem of type @fs ("xfs" or "ext4") on the scratch pmem
+ * device ($LL_SCRATCH), mounted with DAX at RXE_SCRATCH: every test starts
+ * from the same layout, so where the allocator puts a new file is the same
+ * each run.  0, 1 if there is no scratch device, -1 on failure.
+ */
+#define RXE_SCRATCH	"/mnt/llrxe"
+static inline int rxe_scratch_mount(const char *fs)
+{
+	const char *dev = getenv("LL_SCRATCH");
+	char cmd[512];
+
+	if (!dev)
+		return 1;
+	mkdir(RXE_SCRATCH, 0755);
+	snprintf(cmd, sizeof(cmd), "umount " RXE_SCRATCH " 2>/dev/null; %s %s >/dev/null 2>&1 && "
+		 "mount -t %s -o dax=always %s " RXE_SCRATCH " && chmod 1777 " RXE_SCRATCH,
+		 strcmp(fs, "xfs") ? "mkfs.ext4 -q -F -b 4096" : "mkfs.xfs -q -f -m reflink=0",
+		 dev, fs, dev);
+	return system(cmd) ? -1 : 0;
+}
+
+static inline void rxe_scratch_umount(void)
+{
+	if (system("umount " RXE_SCRATCH))
+		fprintf(stderr, "# cannot unmount " RXE_SCRATCH "\n");
+}
+
+/*
+ * The scratch device's bytes at extents @e (@n of them), read past every
+ * cache (O_DIRECT), into @buf (4 KiB aligned, as long as all of them).
+ * What a device's stray write would change, whoever owns the blocks now.
+ */
+static inline int raw_blocks(const struct extent *e, int n, char *buf)
+{
+	const char *dev = getenv("LL_SCRATCH");
+	int fd = dev ? open(dev, O_RDONLY | O_DIRECT) : -1;
+	size_t pos = 0;
+
+	if (fd < 0)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		if (pread(fd, buf + pos, e[i].len, e[i].phys) != (ssize_t)e[i].len) {
+			close(fd);
+			return -1;
+		}
+		pos += e[i].len;
+	}
+	close(fd);
+	return 0;
 }
 
 #endif /* _RXE_UTILS_H */
