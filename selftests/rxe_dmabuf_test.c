@@ -187,7 +187,7 @@ static int late_write(struct __test_metadata *_metadata,
 }
 
 /* Data moves over the region in both directions; read() sees the WRITE. */
-TEST_F(rxe, write_read)
+TEST_F_TIMEOUT(rxe, write_read, 300)
 {
 	hold(_metadata, self, COOP_TIMEOUT_MS);
 	write_read(_metadata, self, 0x5a5a5a5a00000000ULL, true);
@@ -209,8 +209,16 @@ TEST_F_TIMEOUT(rxe, holder_deregisters_on_break, 120)
 	ev = ll_next_event(self->lease_fd, COOP_TIMEOUT_MS);
 	ASSERT_EQ(LAYOUTLEASE_EVENT_BREAK, ev.type);
 	tbreak = ll_now_ms();
-	/* Until the holder lets go, the region still works. */
-	write_read(_metadata, self, 0x4321000000000000ULL, false);
+	/* Until the holder lets go, the region still works (64 KiB: quickly). */
+	fill(self->buf, 65536, 0, 0x4321000000000000ULL);
+	ASSERT_EQ(IBV_WC_SUCCESS, rxe_rdma(&self->b, IBV_WR_RDMA_WRITE, self->buf,
+					   self->buf_mr->lkey, 65536,
+					   (uintptr_t)self->map, self->rkey));
+	memset(self->buf + LEN / 2, 0, 65536);
+	ASSERT_EQ(IBV_WC_SUCCESS, rxe_rdma(&self->b, IBV_WR_RDMA_READ, self->buf + LEN / 2,
+					   self->buf_mr->lkey, 65536,
+					   (uintptr_t)self->map, self->rkey));
+	ASSERT_TRUE(check(self->buf + LEN / 2, 65536, 0, 0x4321000000000000ULL));
 	ASSERT_EQ(0, rxe_dereg_handle(self->ctx, self->handle));
 	self->registered = false;
 	close(self->dmabuf_fd);
