@@ -23,7 +23,7 @@
 #include <sys/vfs.h>
 
 #include "layoutlease_utils.h"
-#include "rxe_utils.h"
+#include "rxe_revoke.h"
 
 #define LEN		(1U << 20)
 #define TIMEOUT_MS	1000
@@ -34,18 +34,14 @@
 
 FIXTURE(remote) {
 	bool ready;
-	char path[256], path2[256];
-	int fd, devfd, lease_fd, dmabuf_fd, sock;
+	struct rxe_file f;
+	int sock;
 	FILE *in, *out;
-	char *map;
-	__u64 pin_id;
 	struct ibv_context *ctx;
 	struct ibv_pd *pd;
 	struct rxe_end e;
 	union ibv_gid gid;
 	int gidx;
-	__u32 handle, lkey, rkey;
-	bool registered, mounted;
 };
 
 FIXTURE_VARIANT(remote) {
@@ -133,62 +129,28 @@ FIXTURE_SETUP(remote)
 	self->out = fdopen(dup(self->sock), "w");
 	ASSERT_EQ(0, connect_qps(self));
 
-	r = rxe_scratch_mount(variant->fs);
-	if (r == 1)
+	if (rxe_file_setup(_metadata, &self->f, variant->fs, "remote", LEN))
 		SKIP(return, "no scratch pmem device (LL_SCRATCH)");
-	ASSERT_EQ(0, r);
-	self->mounted = true;
-	snprintf(self->path, sizeof(self->path), "%s/remote.%d",
-		 RXE_SCRATCH, getpid());
-	snprintf(self->path2, sizeof(self->path2), "%s/remote-new.%d",
-		 RXE_SCRATCH, getpid());
-	self->fd = open(self->path, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	ASSERT_LE(0, self->fd);
-	ASSERT_EQ(0, ftruncate(self->fd, LEN));
-	self->map = mmap(NULL, LEN, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd, 0);
-	ASSERT_NE(MAP_FAILED, self->map);
-	memset(self->map, 0x11, LEN);
-	self->devfd = ll_open();
-	ASSERT_LE(0, self->devfd);
-	test_cmd_lease_create(self->fd, 0, LEN, TIMEOUT_MS, &self->lease_fd);
-	test_cmd_pin(self->lease_fd, self->map, LEN, &self->pin_id);
-	test_cmd_export(self->lease_fd, self->pin_id, &self->dmabuf_fd);
-	ASSERT_EQ(0, rxe_reg_dmabuf_mr(self->pd, 0, LEN, (uintptr_t)self->map,
-				       self->dmabuf_fd, ACCESS, &self->handle,
-				       &self->lkey, &self->rkey));
-	self->registered = true;
+	rxe_file_hold(_metadata, &self->f, self->pd, TIMEOUT_MS, ACCESS);
 	self->ready = true;
 }
 
 FIXTURE_TEARDOWN(remote)
 {
-	if (!self->ready) {
-		if (self->mounted)
-			rxe_scratch_umount();
+	rxe_file_teardown(&self->f, self->ctx);
+	if (!self->ready)
 		return;
-	}
-	if (self->registered)
-		rxe_dereg_handle(self->ctx, self->handle);
-	close(self->dmabuf_fd);
-	close(self->lease_fd);
-	close(self->devfd);
-	munmap(self->map, LEN);
-	close(self->fd);
-	unlink(self->path);
-	unlink(self->path2);
 	fclose(self->in);
 	fclose(self->out);
 	rxe_end_destroy(&self->e);
 	ibv_dealloc_pd(self->pd);
 	ibv_close_device(self->ctx);
-	if (self->mounted)
-		rxe_scratch_umount();
 }
 
 static int peer_write(FIXTURE_DATA(remote) *self, __u64 off, __u64 len, __u64 tag)
 {
 	return peer(self, NULL, 0, "WRITE %llx %x %llu %llu %llx\n",
-		    (unsigned long long)(uintptr_t)self->map + off, self->rkey,
+		    (unsigned long long)(uintptr_t)self->f.map + off, self->f.rkey,
 		    (unsigned long long)len, (unsigned long long)off,
 		    (unsigned long long)tag);
 }
@@ -196,7 +158,7 @@ static int peer_write(FIXTURE_DATA(remote) *self, __u64 off, __u64 len, __u64 ta
 static int peer_read(FIXTURE_DATA(remote) *self, __u64 off, __u64 len, __u64 tag)
 {
 	return peer(self, NULL, 0, "READ %llx %x %llu %llu %llx\n",
-		    (unsigned long long)(uintptr_t)self->map + off, self->rkey,
+		    (unsigned long long)(uintptr_t)self->f.map + off, self->f.rkey,
 		    (unsigned long long)len, (unsigned long long)off,
 		    (unsigned long long)tag);
 }
@@ -236,95 +198,38 @@ TEST_F_TIMEOUT(remote, write_read, 300)
 	       rx, tx);
 	EXPECT_LE(LEN, rx);
 	EXPECT_LE(LEN, tx);
-	ASSERT_EQ(LEN, pread(self->fd, file, LEN, 0));
+	ASSERT_EQ(LEN, pread(self->f.fd, file, LEN, 0));
 	EXPECT_TRUE(check(file, LEN, 0, tag));
 	free(file);
 }
 
+static int rm_write(void *arg, __u64 off, __u32 len, __u64 tag)
+{
+	return peer_write(arg, off, len, tag);
+}
+
+static int rm_reconnect(void *arg)
+{
+	return connect_qps(arg);
+}
+
 TEST_F_TIMEOUT(remote, deadline_revokes_region, 600)
 {
-	static struct extent old[MAX_EXTENTS], new[MAX_EXTENTS];
-	char *raw = aligned_alloc(4096, LEN), *raw2 = aligned_alloc(4096, LEN);
-	long long t0, tfail = -1, tdone;
-	__u64 written = 0, writes = 0, reused;
-	int nold, nnew = 0, st = 0, fd2, r;
-	char *chunk = malloc(LEN);
-	pid_t trunc;
+	static struct extent old[MAX_EXTENTS];
+	const struct rxe_peer_ops peer = { rm_write, rm_reconnect, self };
+	struct rxe_revoke_result res;
+	int nold;
 
-	ASSERT_NE(NULL, chunk);
 	ASSERT_EQ(IBV_WC_SUCCESS, peer_write(self, 0, LEN, 0x1111000000000000ULL));
-	nold = extents(self->fd, old, MAX_EXTENTS);
+	nold = extents(self->f.fd, old, MAX_EXTENTS);
 	ASSERT_LT(0, nold);
-	ASSERT_EQ(LEN, extents_len(old, nold));
 
-	t0 = ll_now_ms();
-	trunc = ll_truncate_child(self->path, 0);
-	while (ll_now_ms() - t0 < TIMEOUT_MS + SLACK_MS) {
-		st = peer_write(self, 0, 4096, 0x2222000000000000ULL);
-		if (st != IBV_WC_SUCCESS) {
-			tfail = ll_now_ms() - t0;
-			break;
-		}
-		writes++;
-		usleep(20000);
-	}
-	ASSERT_EQ(0, ll_wait_child(trunc));
-	tdone = ll_now_ms() - t0;
-	TH_LOG("%llu remote WRITEs landed, then status %d (%s) after %lld ms; truncate %lld ms (deadline %d)",
-	       writes, st, st >= 0 ? ibv_wc_status_str(st) : "-", tfail, tdone, TIMEOUT_MS);
-	ASSERT_EQ(IBV_WC_REM_ACCESS_ERR, st);
-	EXPECT_LE(TIMEOUT_MS, tfail);
-	EXPECT_LT(tdone, TIMEOUT_MS + SLACK_MS);
+	rxe_revoke_run(_metadata, self->f.path, &peer, TIMEOUT_MS, SLACK_MS, &res);
+	ASSERT_EQ(IBV_WC_REM_ACCESS_ERR, res.status);
+	EXPECT_LE(TIMEOUT_MS, res.fail_ms);
+	EXPECT_LT(res.truncate_ms, TIMEOUT_MS + SLACK_MS);
 
-	/* A new file on the freed blocks (as in rxe_dmabuf_test). */
-	ASSERT_EQ(0, syncfs(self->fd));
-	fd2 = open(self->path2, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	ASSERT_LE(0, fd2);
-	for (;;) {
-		fill(chunk, LEN, written, 0xc3c3000000000000ULL);
-		r = pwrite(fd2, chunk, LEN, written);
-		if (r <= 0)
-			break;
-		written += r & ~4095;
-		if (written % (8 * LEN))
-			continue;
-		ASSERT_EQ(0, fsync(fd2));
-		nnew = extents(fd2, new, MAX_EXTENTS);
-		if (nnew > 0 && covered_blocks(old, nold, new, nnew) >= REUSED_ENOUGH(LEN))
-			break;
-	}
-	ASSERT_EQ(0, fsync(fd2));
-	nnew = extents(fd2, new, MAX_EXTENTS);
-	TH_LOG("new file: %llu MiB, %d extents", written >> 20, nnew);
-	ASSERT_LT(0, nnew);
-	reused = covered_blocks(old, nold, new, nnew);
-	TH_LOG("the new file holds %llu of the old file's %u blocks", reused, LEN / 4096);
-	ASSERT_LE(REUSED_ENOUGH(LEN), reused);
-
-	/*
-	 * The peer's later WRITEs with the old key, on new connections; the
-	 * old blocks read from the device before and after them.
-	 */
-	ASSERT_EQ(0, raw_blocks(old, nold, raw));
-	for (int i = 0; i < 3; i++) {
-		ASSERT_EQ(0, connect_qps(self));
-		EXPECT_EQ(IBV_WC_REM_ACCESS_ERR,
-			  peer_write(self, i * 4096, 4096, 0xeeee000000000000ULL));
-	}
-	ASSERT_EQ(0, raw_blocks(old, nold, raw2));
-	EXPECT_EQ(0, memcmp(raw, raw2, LEN));
-	for (__u64 off = 0; off < written; off += LEN) {
-		size_t n = written - off < LEN ? written - off : LEN;
-
-		ASSERT_EQ((ssize_t)n, pread(fd2, chunk, n, off));
-		ASSERT_TRUE(check(chunk, n, off, 0xc3c3000000000000ULL)) {
-			TH_LOG("the new file changed near offset %llu", off);
-		}
-	}
-	free(chunk);
-	free(raw);
-	free(raw2);
-	close(fd2);
+	rxe_freed_blocks_stay_clean(_metadata, self->f.fd, self->f.path2, old, nold, LEN, &peer);
 }
 
 /* The harness's own process, at its exit: the peer may go. */
