@@ -106,6 +106,23 @@ static void say(const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * A forked child has no watcher thread, and the regions it inherited are
+ * its parent's (their pins belong to the parent's address space): it
+ * starts with none of its own and starts a watcher of its own if it
+ * registers.  Its copies of the parent's lease and dma-buf fds stay open
+ * until it closes or execs them (they are close-on-exec).
+ */
+static void atfork_child(void)
+{
+	pthread_mutex_init(&lock, NULL);
+	regions = NULL;
+	if (wake_fd >= 0)
+		close(wake_fd);
+	wake_fd = -1;
+	watcher_started = false;
+}
+
 static void init_once(void)
 {
 	const char *b = getenv("LAYOUTLEASE_PRELOAD_BREAK");
@@ -124,6 +141,7 @@ static void init_once(void)
 	real_reg_dmabuf_mr = dlsym(RTLD_NEXT, "ibv_reg_dmabuf_mr");
 	real_dereg_mr = dlsym(RTLD_NEXT, "ibv_dereg_mr");
 	real_rereg_mr = dlsym(RTLD_NEXT, "ibv_rereg_mr");
+	pthread_atfork(NULL, NULL, atfork_child);
 	say("loaded: at a break %s, deadline %s ms", hold_mode ? "hold" : "unpin",
 	    timeout_ms ? t : "module default");
 }
