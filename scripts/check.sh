@@ -186,12 +186,12 @@ dkms_test() {
 	return $rc
 }
 
-# The RDMA test across two VMs on one wire (scripts/rxe-pair.sh): the
-# holder's TAP, then whether both VMs ended clean.  Two VMs for about 90 s,
-# counted as one slot.
-rxe_pair() {
-	scripts/rxe-pair.sh 6.12 >"$logdir/rxe-pair.log" 2>&1
-	put "$logdir/rxe-pair.rc" $?
+# The RDMA test across two VMs on one wire (scripts/rxe-pair.sh), on each
+# plain kernel that has a test-only rxe: the holder's TAP, then whether both
+# VMs ended clean.  Two VMs for about 90 s, counted as one slot.
+rxe_pair() {	# kernel
+	scripts/rxe-pair.sh "$1" >"$logdir/rxe-pair-$1.log" 2>&1
+	put "$logdir/rxe-pair-$1.rc" $?
 }
 
 # On the KCSAN kernel, a deliberate data race in a test module must fail
@@ -242,7 +242,8 @@ job_ready() {	# job
 	      else [ -e "$logdir/build-${1#vm:}.rc" ]; fi ;;
 	testbed) [ -e "$logdir/build-$tb.rc" ] ;;
 	kcsan_check) [ -e "$logdir/build-kcsan.rc" ] ;;
-	dkms|rxe_pair) [ -e "$logdir/build-6.12.rc" ] ;;
+	dkms) [ -e "$logdir/build-6.12.rc" ] ;;
+	rxe_pair:*) [ -e "$logdir/build-${1#rxe_pair:}.rc" ] ;;
 	esac
 }
 
@@ -258,7 +259,7 @@ job_run() {	# job
 				>"$logdir/testbed-kcsan.results"
 		fi ;;
 	dkms) dkms_test >"$logdir/dkms.log" 2>&1; put "$logdir/dkms.rc" $? ;;
-	rxe_pair) rxe_pair ;;
+	rxe_pair:*) rxe_pair "${1#rxe_pair:}" ;;
 	esac
 	: >"$logdir/done-${1/:/-}"
 }
@@ -298,7 +299,10 @@ for k in $plains; do
 done
 case " $debugs " in *" kcsan "*) jobs+=(kcsan_check) ;; esac
 [ -n "$tb" ] && jobs+=(testbed)
-case " $plains " in *" 6.12 "*) jobs+=(dkms rxe_pair) ;; esac
+case " $plains " in *" 6.12 "*) jobs+=(dkms) ;; esac
+for k in $plains; do
+	jobs+=("rxe_pair:$k")	# it skips a kernel without a test-only rxe
+done
 pool_pid=
 if [ -z "$build_only" ]; then
 	pool "${jobs[@]}" &
@@ -343,14 +347,15 @@ report() {	# job
 			tail -n 30 "$logdir/dkms.log" | sed 's/^/        | /'
 		fi
 		;;
-	rxe_pair)
-		echo "== RDMA across two VMs (6.12)"
-		tap 6.12-pair "$logdir/rxe-pair.log"
-		if [ "$(cat "$logdir/rxe-pair.rc")" = 0 ]; then
-			pass "[6.12-pair] holder and peer VMs: exit 0, kernel logs clean"
+	rxe_pair:*)
+		k=${1#rxe_pair:}
+		echo "== RDMA across two VMs ($k)"
+		tap "$k-pair" "$logdir/rxe-pair-$k.log"
+		if [ "$(cat "$logdir/rxe-pair-$k.rc")" = 0 ]; then
+			pass "[$k-pair] holder and peer VMs: exit 0, kernel logs clean"
 		else
-			fail "[6.12-pair] holder and peer VMs: exit $(cat "$logdir/rxe-pair.rc")"
-			grep -v -E '^(ok |TAP|1\.\.)' "$logdir/rxe-pair.log" | tail -n 40 | sed 's/^/        | /'
+			fail "[$k-pair] holder and peer VMs: exit $(cat "$logdir/rxe-pair-$k.rc")"
+			grep -v -E '^(ok |TAP|1\.\.)' "$logdir/rxe-pair-$k.log" | tail -n 40 | sed 's/^/        | /'
 		fi
 		;;
 	esac
