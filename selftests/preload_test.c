@@ -240,6 +240,17 @@ static bool wait_registered(const char *slog, pid_t server)
 	return false;
 }
 
+/*
+ * ib_write_bw finished its transfer: exit 0, or the one failure that comes
+ * after it, its report's own clock check (it measures the CPU's frequency
+ * and gives up if cycles and time disagree, "Correlation coefficient r^2:
+ * ... < 0.9", as they do now and then under TCG).
+ */
+static bool transfer_done(int rc, const char *log)
+{
+	return rc == 0 || (rc > 0 && rc < 128 && log_has(log, "Can't produce a report"));
+}
+
 static const char *const no_env[] = { NULL };
 
 TEST_F_TIMEOUT(preload, without_preload_fails, 120)
@@ -291,10 +302,10 @@ TEST_F_TIMEOUT(preload, write_bw_moves_data, 180)
 	client = write_bw(self, false, self->src, NULL, "18602", NULL);
 	cc = wait_exit(client, 120000);
 	sc = wait_exit(server, 30000);
-	EXPECT_EQ(0, cc) {
+	EXPECT_TRUE(transfer_done(cc, self->clog)) {
 		dump(_metadata, self->clog);
 	}
-	EXPECT_EQ(0, sc) {
+	EXPECT_TRUE(transfer_done(sc, self->slog)) {
 		dump(_metadata, self->slog);
 	}
 	EXPECT_TRUE(log_has(self->slog, "a DAX file mapping"));
