@@ -305,45 +305,60 @@ TEST_F_TIMEOUT(preload, write_bw_moves_data, 180)
 {
 	char *got = malloc(MSG);
 	pid_t server, client;
+	bool landed;
 	int fd, sc, cc;
 
 	ASSERT_NE(NULL, got);
-	server = write_bw(self, true, self->dst, no_env, "18602", NULL);
+	server = write_bw(self, true, self->dst, no_env, "18602", "8");
 	ASSERT_TRUE(wait_listen("18602"));
-	client = write_bw(self, false, self->src, NULL, "18602", NULL);
+	client = write_bw(self, false, self->src, NULL, "18602", "8");
+	/*
+	 * Both ends fill their buffers with rand() seeded by time(NULL), the
+	 * same bytes when they start in the same second, so what they put
+	 * there proves nothing.  Once the WRITEs are under way, this process
+	 * writes its own pattern into the client's buffer (its shared mapping
+	 * of the tmpfs file): only the client's later RDMA WRITEs can carry
+	 * it into the DAX file.
+	 */
+	ASSERT_TRUE(wait_registered(self->slog, server));
+	sleep(2);
+	fd = open(self->src, O_WRONLY);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(2 * MSG, pwrite(fd, self->pattern, 2 * MSG, 0));
+	close(fd);
 	cc = wait_exit(client, 120000);
 	sc = wait_exit(server, 30000);
 	EXPECT_TRUE(transfer_done(cc, self->clog)) {
 		dump(_metadata, self->clog);
 	}
-	EXPECT_TRUE(transfer_done(sc, self->slog)) {
+	/* A client that gave up on its report leaves the server's last exchange unanswered. */
+	EXPECT_TRUE(transfer_done(sc, self->slog) ||
+		    (log_has(self->clog, "Can't produce a report") &&
+		     log_has(self->slog, "Failed to exchange data"))) {
 		dump(_metadata, self->slog);
 	}
 	EXPECT_TRUE(log_has(self->slog, "a DAX file mapping"));
 	EXPECT_TRUE(log_has(self->slog, "registered: lkey"));
-	EXPECT_TRUE(log_has(self->slog, "region, export, pin and lease gone"));
+	if (!sc)	/* it deregistered; else its exit undid it all */
+		EXPECT_TRUE(log_has(self->slog, "region, export, pin and lease gone"));
 	/*
-	 * ib_write_bw's buffers are two messages long (128 KiB) and it cycles
-	 * through them on both sides, so each message of the DAX file, which
-	 * held zeroes, now holds one of the client's two messages.  The
-	 * client's buffer is its shared mapping of the tmpfs file, which
-	 * ib_write_bw may have filled itself: compared with what that file
-	 * holds now.
+	 * ib_write_bw's buffers are two messages long (128 KiB), and which
+	 * half of the server's the client's WRITEs target depends on its
+	 * settings: one of the file's two messages must be one of the
+	 * pattern's two.
 	 */
-	fd = open(self->src, O_RDONLY);
-	ASSERT_LE(0, fd);
-	ASSERT_EQ(2 * MSG, pread(fd, self->pattern, 2 * MSG, 0));
-	close(fd);
-	EXPECT_NE(0, memcmp(self->pattern, (char[MSG]){ 0 }, MSG));
 	fd = open(self->dst, O_RDONLY);
 	ASSERT_LE(0, fd);
+	landed = false;
 	for (int i = 0; i < 2; i++) {
 		ASSERT_EQ(MSG, pread(fd, got, MSG, i * MSG));
-		EXPECT_TRUE(!memcmp(got, self->pattern, MSG) ||
-			    !memcmp(got, self->pattern + MSG, MSG)) {
-			TH_LOG("message %d of the file is none of the client's", i);
-		}
+		for (int j = 0; j < 2; j++)
+			if (!memcmp(got, self->pattern + j * MSG, MSG)) {
+				TH_LOG("the file's message %d is the pattern's message %d", i, j);
+				landed = true;
+			}
 	}
+	EXPECT_TRUE(landed);
 	close(fd);
 	free(got);
 	EXPECT_EQ(0, ll_proc_leases());
