@@ -85,7 +85,7 @@ static int reg(enum kind k, int devfd, int fd, char *m, size_t len, unsigned int
 		close(r->lease_fd);
 		return ret;
 	}
-	ret = rxe_reg_dmabuf_mr(pd, 0, len, (uintptr_t)m, r->dmabuf_fd, ACCESS, &r->handle,
+	ret = ll_verbs_reg_dmabuf_mr(pd, 0, len, (uintptr_t)m, r->dmabuf_fd, ACCESS, &r->handle,
 				&r->lkey, &r->rkey);
 	if (ret) {
 		close(r->dmabuf_fd);
@@ -99,7 +99,7 @@ static void dereg(struct region *r)
 	if (r->mr)
 		ibv_dereg_mr(r->mr);
 	if (r->handle)
-		rxe_dereg_handle(ctx, r->handle);
+		ll_verbs_destroy_mr(ctx, r->handle);
 	if (r->dmabuf_fd >= 0)
 		close(r->dmabuf_fd);
 	if (r->lease_fd >= 0)

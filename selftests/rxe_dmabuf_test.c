@@ -182,7 +182,7 @@ TEST_F_TIMEOUT(rxe, holder_deregisters_on_break, 120)
 					   self->buf_mr->lkey, 65536,
 					   (uintptr_t)self->f.map, self->f.rkey));
 	ASSERT_TRUE(check(self->buf + LEN / 2, 65536, 0, 0x4321000000000000ULL));
-	ASSERT_EQ(0, rxe_dereg_handle(self->ctx, self->f.handle));
+	ASSERT_EQ(0, ll_verbs_destroy_mr(self->ctx, self->f.handle));
 	self->f.registered = false;
 	close(self->f.dmabuf_fd);
 	self->f.dmabuf_fd = -1;

@@ -64,7 +64,7 @@ static inline void rxe_file_hold(struct __test_metadata *_metadata, struct rxe_f
 					    &f->lease_fd));
 	ASSERT_EQ(0, _test_cmd_pin(f->lease_fd, f->map, f->len, 0, &f->pin_id));
 	ASSERT_EQ(0, _test_cmd_export(f->lease_fd, f->pin_id, 0, &f->dmabuf_fd));
-	ASSERT_EQ(0, rxe_reg_dmabuf_mr(pd, 0, f->len, (uintptr_t)f->map, f->dmabuf_fd, access,
+	ASSERT_EQ(0, ll_verbs_reg_dmabuf_mr(pd, 0, f->len, (uintptr_t)f->map, f->dmabuf_fd, access,
 				       &f->handle, &f->lkey, &f->rkey));
 	f->registered = true;
 }
@@ -74,7 +74,7 @@ static inline void rxe_file_teardown(struct rxe_file *f, struct ibv_context *ctx
 	if (!f->len)	/* rxe_file_setup() never ran */
 		return;
 	if (f->registered)
-		rxe_dereg_handle(ctx, f->handle);
+		ll_verbs_destroy_mr(ctx, f->handle);
 	if (f->dmabuf_fd >= 0)
 		close(f->dmabuf_fd);
 	if (f->lease_fd >= 0)

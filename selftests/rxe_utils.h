@@ -2,8 +2,7 @@
 /*
  * Soft-RoCE for the selftests: which rxe is loaded (the stock rdma_rxe or
  * the test-only rdma_rxe_ll with dma-buf memory regions, built from
- * selftests/rxe/ by scripts/build.sh), RC queue pairs on loopback, and the
- * REG_DMABUF_MR ioctl that the rxe provider of rdma-core lacks.
+ * selftests/rxe/ by scripts/build.sh) and RC queue pairs on loopback.
  *
  * The two modules cannot be loaded together: both bind RoCE's UDP port
  * and register the "rxe" link type.  rxe_use_stock() and rxe_use_ll()
@@ -26,8 +25,9 @@
 #include <linux/fs.h>
 
 #include <infiniband/verbs.h>
-#include <rdma/ib_user_ioctl_cmds.h>
-#include <rdma/rdma_user_ioctl.h>
+
+/* ll_verbs_reg_dmabuf_mr(): the kernel's REG_DMABUF_MR (tools/lib). */
+#include "../tools/lib/llverbs.h"
 
 #define RXE_STOCK_DEV	"llrxe0"	/* rdma_rxe on lldummy0 */
 #define RXE_LL_DEV	"llrxed0"	/* rdma_rxe_ll on lldmabuf0 */
@@ -274,79 +274,6 @@ static inline int rxe_rdma(struct rxe_end *e, enum ibv_wr_opcode op,
 	} while (t.tv_sec - t0.tv_sec < 10);
 	return -1;
 }
-
-/*
- * UVERBS_METHOD_REG_DMABUF_MR, which ibv_reg_dmabuf_mr() would issue if
- * the rxe provider had it: a region of [@off, +@len) of dma-buf @fd at
- * @iova.  0 or -errno; the handle, lkey and rkey on success.
- */
-static inline int rxe_reg_dmabuf_mr(struct ibv_pd *pd, __u64 off, __u64 len,
-				    __u64 iova, int fd, __u64 access,
-				    __u32 *handle, __u32 *lkey, __u32 *rkey)
-{
-	struct {
-		struct ib_uverbs_ioctl_hdr hdr;
-		struct ib_uverbs_attr attrs[9];
-	} c = { 0 };
-	int n = 0;
-
-	c.attrs[n++] = (struct ib_uverbs_attr){
-		.attr_id = UVERBS_ATTR_REG_DMABUF_MR_HANDLE,
-		.flags = UVERBS_ATTR_F_MANDATORY };
-	c.attrs[n++] = (struct ib_uverbs_attr){
-		.attr_id = UVERBS_ATTR_REG_DMABUF_MR_PD_HANDLE,
-		.flags = UVERBS_ATTR_F_MANDATORY, .data = pd->handle };
-	c.attrs[n++] = (struct ib_uverbs_attr){
-		.attr_id = UVERBS_ATTR_REG_DMABUF_MR_OFFSET,
-		.len = 8, .flags = UVERBS_ATTR_F_MANDATORY, .data = off };
-	c.attrs[n++] = (struct ib_uverbs_attr){
-		.attr_id = UVERBS_ATTR_REG_DMABUF_MR_LENGTH,
-		.len = 8, .flags = UVERBS_ATTR_F_MANDATORY, .data = len };
-	c.attrs[n++] = (struct ib_uverbs_attr){
-		.attr_id = UVERBS_ATTR_REG_DMABUF_MR_IOVA,
-		.len = 8, .flags = UVERBS_ATTR_F_MANDATORY, .data = iova };
-	c.attrs[n++] = (struct ib_uverbs_attr){
-		.attr_id = UVERBS_ATTR_REG_DMABUF_MR_FD,
-		.len = 4, .flags = UVERBS_ATTR_F_MANDATORY, .data = (__u32)fd };
-	c.attrs[n++] = (struct ib_uverbs_attr){
-		.attr_id = UVERBS_ATTR_REG_DMABUF_MR_ACCESS_FLAGS,
-		.len = 8, .flags = UVERBS_ATTR_F_MANDATORY, .data = access };
-	c.attrs[n++] = (struct ib_uverbs_attr){
-		.attr_id = UVERBS_ATTR_REG_DMABUF_MR_RESP_LKEY,
-		.len = 4, .flags = UVERBS_ATTR_F_MANDATORY, .data = (uintptr_t)lkey };
-	c.attrs[n++] = (struct ib_uverbs_attr){
-		.attr_id = UVERBS_ATTR_REG_DMABUF_MR_RESP_RKEY,
-		.len = 4, .flags = UVERBS_ATTR_F_MANDATORY, .data = (uintptr_t)rkey };
-	c.hdr.length = sizeof(c.hdr) + n * sizeof(c.attrs[0]);
-	c.hdr.object_id = UVERBS_OBJECT_MR;
-	c.hdr.method_id = UVERBS_METHOD_REG_DMABUF_MR;
-	c.hdr.num_attrs = n;
-	c.hdr.driver_id = RDMA_DRIVER_RXE;
-	if (ioctl(pd->context->cmd_fd, RDMA_VERBS_IOCTL, &c))
-		return -errno;
-	*handle = c.attrs[0].data;
-	return 0;
-}
-
-/* UVERBS_METHOD_MR_DESTROY of a region rxe_reg_dmabuf_mr() made. */
-static inline int rxe_dereg_handle(struct ibv_context *ctx, __u32 handle)
-{
-	struct {
-		struct ib_uverbs_ioctl_hdr hdr;
-		struct ib_uverbs_attr attrs[1];
-	} c = { 0 };
-
-	c.attrs[0] = (struct ib_uverbs_attr){
-		.attr_id = UVERBS_ATTR_DESTROY_MR_HANDLE,
-		.flags = UVERBS_ATTR_F_MANDATORY, .data = handle };
-	c.hdr.length = sizeof(c);
-	c.hdr.object_id = UVERBS_OBJECT_MR;
-	c.hdr.method_id = UVERBS_METHOD_MR_DESTROY;
-	c.hdr.num_attrs = 1;
-	c.hdr.driver_id = RDMA_DRIVER_RXE;
-	return ioctl(ctx->cmd_fd, RDMA_VERBS_IOCTL, &c) ? -errno : 0;
-}
-
 
 /* Patterns, and where a file's blocks are: the tests' proof of no stray write. */
 #define MAX_EXTENTS	1024

@@ -32,7 +32,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -40,17 +39,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <infiniband/verbs.h>
-#include <rdma/ib_user_ioctl_cmds.h>
-#include <rdma/rdma_user_ioctl.h>
 
 #include "../lib/layoutlease.h"
+#include "../lib/llverbs.h"
 
 /* The macros of verbs.h would rename our definitions. */
 #undef ibv_reg_mr
@@ -63,10 +61,24 @@
 #define STATX_ATTR_DAX 0x00200000
 #endif
 
+/* The access flags of the kernel's REG_DMABUF_MR. */
+#define DMABUF_ACCESS	(IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | \
+			 IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_ATOMIC | \
+			 IBV_ACCESS_RELAXED_ORDERING)
+
 /*
- * One region made here.  Locking: @regions and every field of every entry
- * under @lock; the watcher thread takes it to act on a break, and
- * ibv_dereg_mr() takes it to unlink an entry before it frees it.
+ * One region made here.
+ *
+ * Locking: @regions and every field of every entry under @lock.  The
+ * watcher thread takes it to act on a break and holds it across
+ * ll_unpin(), so that ibv_dereg_mr(), which takes it to unlink an entry
+ * before it frees it, never unpins or closes what the watcher is using;
+ * ll_unpin() of an exported pin waits only for the device's move_notify
+ * (a bounded wait: rxe's, or a real driver's invalidation), never for
+ * the program, so a registration that waits for the lock meanwhile waits
+ * that long at most.  Nothing the program calls is called with @lock
+ * held except the provider's dereg_mr, which must not re-enter the
+ * library.
  */
 struct region {
 	struct region *next;
@@ -74,13 +86,14 @@ struct region {
 	bool raw;		/* @mr is ours (raw REG_DMABUF_MR), not the provider's */
 	int file_fd, lease_fd, dmabuf_fd;
 	unsigned long long pin_id;
+	unsigned long long id;	/* the watcher's name for it: fds are reused */
 	bool pinned;		/* not yet unpinned, revoked or unmapped */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct region *regions;
-static int devfd = -1, wake_fd = -1;
-static bool watcher_started;
+static int devfd = -1, epfd = -1;
+static unsigned long long next_id;
 static int log_on = -1, hold_mode = -1;
 static unsigned int timeout_ms;
 
@@ -117,10 +130,10 @@ static void atfork_child(void)
 {
 	pthread_mutex_init(&lock, NULL);
 	regions = NULL;
-	if (wake_fd >= 0)
-		close(wake_fd);
-	wake_fd = -1;
-	watcher_started = false;
+	/* The parent's epoll set, shared with it: not the child's to change. */
+	if (epfd >= 0)
+		close(epfd);
+	epfd = -1;
 }
 
 static void init_once(void)
@@ -212,129 +225,101 @@ static int open_dax_file(const char *path, dev_t dev, ino_t ino)
 	return fd;
 }
 
-/* UVERBS_METHOD_REG_DMABUF_MR for a provider that lacks it (see the top). */
+/* The kernel's REG_DMABUF_MR, for a provider that lacks it (see the top). */
 static struct ibv_mr *raw_reg_dmabuf_mr(struct ibv_pd *pd, uint64_t off, size_t len,
 					uint64_t iova, int fd, int access)
 {
-	struct {
-		struct ib_uverbs_ioctl_hdr hdr;
-		struct ib_uverbs_attr attrs[9];
-	} c = { 0 };
-	__u32 lkey = 0, rkey = 0;
+	__u32 handle, lkey, rkey;
 	struct ibv_mr *mr;
-	int n = 0;
+	int e;
 
-#define ATTR(id, l, d) \
-	(c.attrs[n++] = (struct ib_uverbs_attr){ .attr_id = (id), .len = (l), \
-		.flags = UVERBS_ATTR_F_MANDATORY, .data = (d) })
-	ATTR(UVERBS_ATTR_REG_DMABUF_MR_HANDLE, 0, 0);
-	ATTR(UVERBS_ATTR_REG_DMABUF_MR_PD_HANDLE, 0, pd->handle);
-	ATTR(UVERBS_ATTR_REG_DMABUF_MR_OFFSET, 8, off);
-	ATTR(UVERBS_ATTR_REG_DMABUF_MR_LENGTH, 8, len);
-	ATTR(UVERBS_ATTR_REG_DMABUF_MR_IOVA, 8, iova);
-	ATTR(UVERBS_ATTR_REG_DMABUF_MR_FD, 4, (__u32)fd);
-	ATTR(UVERBS_ATTR_REG_DMABUF_MR_ACCESS_FLAGS, 8, (__u32)access);
-	ATTR(UVERBS_ATTR_REG_DMABUF_MR_RESP_LKEY, 4, (uintptr_t)&lkey);
-	ATTR(UVERBS_ATTR_REG_DMABUF_MR_RESP_RKEY, 4, (uintptr_t)&rkey);
-#undef ATTR
-	c.hdr.length = sizeof(c.hdr) + n * sizeof(c.attrs[0]);
-	c.hdr.object_id = UVERBS_OBJECT_MR;
-	c.hdr.method_id = UVERBS_METHOD_REG_DMABUF_MR;
-	c.hdr.num_attrs = n;
-	/* The kernel checks it; rxe is the only device without the provider op. */
-	c.hdr.driver_id = RDMA_DRIVER_RXE;
-	if (ioctl(pd->context->cmd_fd, RDMA_VERBS_IOCTL, &c)) {
-		if (errno == EINVAL)	/* another driver */
-			errno = EOPNOTSUPP;
+	e = ll_verbs_reg_dmabuf_mr(pd, off, len, iova, fd, access, &handle, &lkey, &rkey);
+	if (e) {
+		/* Another driver: its provider would have had the verb. */
+		errno = e == -EINVAL ? EOPNOTSUPP : -e;
 		return NULL;
 	}
 	mr = calloc(1, sizeof(*mr));
 	if (!mr) {
-		int e = ENOMEM;
-		struct {
-			struct ib_uverbs_ioctl_hdr hdr;
-			struct ib_uverbs_attr attrs[1];
-		} d = { .hdr = { .length = sizeof(d), .object_id = UVERBS_OBJECT_MR,
-				 .method_id = UVERBS_METHOD_MR_DESTROY, .num_attrs = 1,
-				 .driver_id = RDMA_DRIVER_RXE },
-			.attrs = { { .attr_id = UVERBS_ATTR_DESTROY_MR_HANDLE,
-				     .flags = UVERBS_ATTR_F_MANDATORY,
-				     .data = c.attrs[0].data } } };
-
-		ioctl(pd->context->cmd_fd, RDMA_VERBS_IOCTL, &d);
-		errno = e;
+		ll_verbs_destroy_mr(pd->context, handle);
+		errno = ENOMEM;
 		return NULL;
 	}
 	mr->context = pd->context;
 	mr->pd = pd;
 	mr->addr = (void *)(uintptr_t)iova;
 	mr->length = len;
-	mr->handle = c.attrs[0].data;
+	mr->handle = handle;
 	mr->lkey = lkey;
 	mr->rkey = rkey;
 	return mr;
 }
 
+/* ibv_dereg_mr() of a region raw_reg_dmabuf_mr() made: 0 or an errno. */
 static int raw_dereg(struct ibv_mr *mr)
 {
-	struct {
-		struct ib_uverbs_ioctl_hdr hdr;
-		struct ib_uverbs_attr attrs[1];
-	} d = { .hdr = { .length = sizeof(d), .object_id = UVERBS_OBJECT_MR,
-			 .method_id = UVERBS_METHOD_MR_DESTROY, .num_attrs = 1,
-			 .driver_id = RDMA_DRIVER_RXE },
-		.attrs = { { .attr_id = UVERBS_ATTR_DESTROY_MR_HANDLE,
-			     .flags = UVERBS_ATTR_F_MANDATORY, .data = mr->handle } } };
+	int e = ll_verbs_destroy_mr(mr->context, mr->handle);
 
-	if (ioctl(mr->context->cmd_fd, RDMA_VERBS_IOCTL, &d))
-		return errno;
+	if (e)
+		return -e;
 	free(mr);
 	return 0;
 }
 
-/* The watcher: reads every lease's records, unpins at a break unless hold. */
+/*
+ * The watcher: reads every lease's records, unpins at a break unless hold.
+ *
+ * It waits in epoll_wait() on @epfd, in which every region's lease fd is
+ * registered under the region's @id.  epoll, unlike poll(), holds no
+ * reference to the files it watches: once ibv_dereg_mr() has closed a
+ * lease fd, the lease is gone at once (with poll() the last reference
+ * would be the watcher's, dropped only when it next woke, a few ms later,
+ * and a truncate meanwhile would still break a lease nobody held).  An
+ * event of a region deregistered since is found on no region and dropped.
+ */
 static void *watch(void *arg)
 {
-	(void)arg;
+	int ep = (int)(intptr_t)arg;
+
 	for (;;) {
-		struct pollfd p[256];
-		struct region *r;
-		int n = 1, i;
+		struct epoll_event evs[16];
+		int n, i;
 
-		p[0] = (struct pollfd){ .fd = wake_fd, .events = POLLIN };
-		pthread_mutex_lock(&lock);
-		for (r = regions; r && n < 256; r = r->next)
-			p[n++] = (struct pollfd){ .fd = r->lease_fd, .events = POLLIN };
-		pthread_mutex_unlock(&lock);
-		if (poll(p, n, -1) < 0) {
-			if (errno != EINTR)
-				return NULL;
-			continue;
-		}
-		if (p[0].revents & POLLIN) {
-			uint64_t v;
-
-			if (read(wake_fd, &v, sizeof(v)) < 0)
+		n = epoll_wait(ep, evs, 16, -1);
+		if (n < 0) {
+			if (errno == EINTR)
 				continue;
+			say("watcher: epoll_wait: %s; breaks now wait for the deadline",
+			    strerror(errno));
+			return NULL;
 		}
 		pthread_mutex_lock(&lock);
-		for (i = 1; i < n; i++) {
+		for (i = 0; i < n; i++) {
 			struct layoutlease_event ev;
+			struct region *r;
+			int e;
 
-			if (!(p[i].revents & POLLIN))
-				continue;
-			for (r = regions; r && r->lease_fd != p[i].fd; r = r->next)
+			for (r = regions; r && r->id != evs[i].data.u64; r = r->next)
 				;
-			/* Deregistered meanwhile (the fd may be another's now). */
-			if (!r || ll_read_event(r->lease_fd, &ev))
+			if (!r)
 				continue;
+			e = ll_read_event(r->lease_fd, &ev);
+			if (e == -EAGAIN)
+				continue;
+			if (e) {
+				/* Level-triggered: it would come back at once. */
+				say("lease fd %d: %s; no longer watched", r->lease_fd,
+				    strerror(-e));
+				epoll_ctl(ep, EPOLL_CTL_DEL, r->lease_fd, NULL);
+				continue;
+			}
 			say("lease fd %d: %s (pin %llu)", r->lease_fd, ll_event_name(ev.type),
 			    (unsigned long long)ev.pin_id);
 			if (ev.type == LAYOUTLEASE_EVENT_REVOKED ||
 			    ev.type == LAYOUTLEASE_EVENT_UNMAPPED) {
 				r->pinned = false;
 			} else if (ev.type == LAYOUTLEASE_EVENT_BREAK && !hold_mode && r->pinned) {
-				int e = ll_unpin(r->lease_fd, r->pin_id);
+				e = ll_unpin(r->lease_fd, r->pin_id);
 
 				r->pinned = false;
 				say("unpin pin %llu at the break: %s (lkey 0x%x: the device's "
@@ -347,42 +332,33 @@ static void *watch(void *arg)
 	return NULL;
 }
 
-/* Called with @lock held. */
+/* The watcher and its epoll set, once per process.  Called with @lock held. */
 static int start_watcher(void)
 {
 	pthread_attr_t a;
 	pthread_t t;
 	sigset_t all, old;
-	int e;
+	int e, ep;
 
-	if (watcher_started)
+	if (epfd >= 0)
 		return 0;
-	wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (wake_fd < 0)
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0)
 		return -errno;
 	/* The program's signals are the program's: none reaches the watcher. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	e = pthread_create(&t, &a, watch, NULL);
+	e = pthread_create(&t, &a, watch, (void *)(intptr_t)ep);
 	pthread_attr_destroy(&a);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (e) {
-		close(wake_fd);
-		wake_fd = -1;
+		close(ep);
 		return -e;
 	}
-	watcher_started = true;
+	epfd = ep;
 	return 0;
-}
-
-static void wake_watcher(void)
-{
-	uint64_t one = 1;
-
-	if (wake_fd >= 0 && write(wake_fd, &one, sizeof(one)) < 0)
-		say("cannot wake the watcher: %s", strerror(errno));
 }
 
 /*
@@ -395,6 +371,7 @@ static struct ibv_mr *reg_leased(struct ibv_pd *pd, void *addr, size_t length,
 	long ps = sysconf(_SC_PAGESIZE);
 	uintptr_t a = (uintptr_t)addr, start = a & ~(ps - 1);
 	size_t plen = ((a + length + ps - 1) & ~(ps - 1)) - start;
+	struct epoll_event ev;
 	unsigned long long off;
 	struct region *r;
 	char path[4096];
@@ -408,6 +385,20 @@ static struct ibv_mr *reg_leased(struct ibv_pd *pd, void *addr, size_t length,
 		return NULL;
 	if (!length || !find_mapping(a, length, path, sizeof(path), &dev, &ino, &off))
 		return NULL;
+	/*
+	 * Optional flags may be dropped (verbs.h).  The rest must be what
+	 * REG_DMABUF_MR takes, on every kernel (uverbs_std_types_mr.c): no
+	 * memory windows (IBV_ACCESS_MW_BIND), zero-based or flush access.
+	 * Such a registration is not one this library can make: it passes
+	 * through, and the program gets libibverbs' own answer.
+	 */
+	access &= ~(IBV_ACCESS_OPTIONAL_RANGE & ~IBV_ACCESS_RELAXED_ORDERING);
+	if (access & ~DMABUF_ACCESS) {
+		say("ibv_reg_mr(%p, %zu) on %s: access 0x%x has 0x%x, which a dma-buf "
+		    "region cannot have: passed through", addr, length, path, access,
+		    access & ~DMABUF_ACCESS);
+		return NULL;
+	}
 	r = calloc(1, sizeof(*r));
 	if (!r) {
 		errno = ENOMEM;
@@ -466,10 +457,19 @@ static struct ibv_mr *reg_leased(struct ibv_pd *pd, void *addr, size_t length,
 	say("dma-buf fd %d registered: lkey 0x%x rkey 0x%x iova 0x%" PRIx64,
 	    r->dmabuf_fd, r->mr->lkey, r->mr->rkey, iova);
 	pthread_mutex_lock(&lock);
+	r->id = ++next_id;
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.u64 = r->id };
+	if (epoll_ctl(epfd, EPOLL_CTL_ADD, r->lease_fd, &ev)) {
+		e = -errno;
+		pthread_mutex_unlock(&lock);
+		say("watch lease fd %d: %s", r->lease_fd, strerror(-e));
+		if (r->raw ? raw_dereg(r->mr) : real_dereg_mr(r->mr))
+			say("cannot deregister the region made: it stays the process's");
+		goto fail;
+	}
 	r->next = regions;
 	regions = r;
 	pthread_mutex_unlock(&lock);
-	wake_watcher();
 	return r->mr;
 fail:
 	if (r->dmabuf_fd >= 0)
@@ -484,42 +484,44 @@ fail:
 	return NULL;
 }
 
-PUBLIC struct ibv_mr *ibv_reg_mr(struct ibv_pd *pd, void *addr, size_t length, int access)
+/* Which of libibverbs' registrations the program called. */
+enum reg_call { REG_MR, REG_MR_IOVA, REG_MR_IOVA2 };
+
+static struct ibv_mr *reg(enum reg_call call, struct ibv_pd *pd, void *addr,
+			  size_t length, uint64_t iova, unsigned int access)
 {
 	struct ibv_mr *mr;
 	bool tried;
 
 	init();
-	mr = reg_leased(pd, addr, length, (uintptr_t)addr, access, &tried);
+	mr = reg_leased(pd, addr, length, iova, access, &tried);
 	if (tried)
 		return mr;
-	return real_reg_mr(pd, addr, length, access);
+	switch (call) {
+	case REG_MR:
+		return real_reg_mr(pd, addr, length, access);
+	case REG_MR_IOVA:
+		return real_reg_mr_iova(pd, addr, length, iova, access);
+	default:
+		return real_reg_mr_iova2(pd, addr, length, iova, access);
+	}
+}
+
+PUBLIC struct ibv_mr *ibv_reg_mr(struct ibv_pd *pd, void *addr, size_t length, int access)
+{
+	return reg(REG_MR, pd, addr, length, (uintptr_t)addr, access);
 }
 
 PUBLIC struct ibv_mr *ibv_reg_mr_iova(struct ibv_pd *pd, void *addr, size_t length,
-			       uint64_t iova, int access)
+				      uint64_t iova, int access)
 {
-	struct ibv_mr *mr;
-	bool tried;
-
-	init();
-	mr = reg_leased(pd, addr, length, iova, access, &tried);
-	if (tried)
-		return mr;
-	return real_reg_mr_iova(pd, addr, length, iova, access);
+	return reg(REG_MR_IOVA, pd, addr, length, iova, access);
 }
 
 PUBLIC struct ibv_mr *ibv_reg_mr_iova2(struct ibv_pd *pd, void *addr, size_t length,
-				uint64_t iova, unsigned int access)
+				       uint64_t iova, unsigned int access)
 {
-	struct ibv_mr *mr;
-	bool tried;
-
-	init();
-	mr = reg_leased(pd, addr, length, iova, access, &tried);
-	if (tried)
-		return mr;
-	return real_reg_mr_iova2(pd, addr, length, iova, access);
+	return reg(REG_MR_IOVA2, pd, addr, length, iova, access);
 }
 
 /* Unlinked from the list, or NULL if @mr is not ours.  @lock held. */
@@ -562,12 +564,18 @@ PUBLIC int ibv_dereg_mr(struct ibv_mr *mr)
 		e = ll_unpin(r->lease_fd, r->pin_id);
 		say("unpin pin %llu: %s", r->pin_id, e ? strerror(-e) : "ok");
 	}
+	/*
+	 * Out of the watcher's set first: epoll forgets a file only at its
+	 * release, and a forked child's copy of the fd would keep it.  Then
+	 * the last reference to the lease (a forked child's copies apart):
+	 * it is gone when close() returns.
+	 */
+	epoll_ctl(epfd, EPOLL_CTL_DEL, r->lease_fd, NULL);
 	close(r->lease_fd);
 	close(r->file_fd);
 	pthread_mutex_unlock(&lock);
 	say("ibv_dereg_mr: region, export, pin and lease gone");
 	free(r);
-	wake_watcher();
 	return 0;
 }
 
