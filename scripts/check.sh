@@ -147,7 +147,8 @@ vm_tests() {	# kernel
 		[ "${LL_DEBUG_SUITE:-}" = full ] ||
 			progs=(build/selftests/faultinj_test build/selftests/fuzz build/selftests/race_stress)
 		[ "${LL_DEBUG_SUITE:-}" = full ] || [ "$k" != debug ] ||
-			progs+=(build/selftests/rxe_dmabuf_test build/selftests/preload_test)
+			progs+=(build/selftests/rxe_dmabuf_test build/selftests/preload_test
+				build/selftests/preload_paths_test)
 		;;
 	esac
 	t0=$(date +%s)
