@@ -30,36 +30,42 @@ debug|debug-sid|kcsan)
 	;;
 esac
 out=$top/build/$name
-mkdir -p "$out"
-# One build of a kernel at a time: VM runs of the same kernel side by side
-# (make check's pool, two vm-runs) each build first, in the same tree.  A
-# build with nothing new changes no file (what kbuild made is kept from
-# the rsync's --delete), so a VM that loads the modules meanwhile is safe.
-exec 8>"$top/build/.$name.lock"
+# Kbuild builds in one directory per kernel outside the clone, $obj, so
+# that a fresh clone (CI's) rebuilds only what differs from the last build
+# of any clone: the sources are copied there by content (rsync -c, without
+# their times), an unchanged file keeps the time of the copy that built its
+# object.  The results (modules, logs) are then copied into $out.  One
+# build of a kernel at a time, across clones: make check's pool and two
+# vm-runs side by side each build first.  A build with nothing new changes
+# no file of $out, so a VM that loads the modules meanwhile is safe.
+obj=$LL_CACHE/obj/$name
+mkdir -p "$obj" "$out"
+exec 8>"$LL_CACHE/obj/.$name.lock"
 flock 8
 # A copy per kernel: objects of different kernels must not mix.
-for d in Kbuild Makefile kernel uapi scripts selftests; do
-	rsync -a --delete --exclude '*.o' --exclude '*.ko' --exclude '.*.cmd' \
+for d in Kbuild Makefile dkms.conf kernel uapi scripts selftests; do
+	rsync -rlpc --delete --exclude '*.o' --exclude '*.ko' --exclude '.*.cmd' \
 		--filter='P *.mod' --filter='P *.mod.c' --filter='P Module.symvers' \
-		--filter='P modules.order' \
-		"$top/$d" "$out/" 2>/dev/null || cp -a "$top/$d" "$out/"
+		--filter='P modules.order' --filter='P *.log' \
+		"$top/$d" "$obj/"
 done
+bind="$bind $LL_CACHE/obj"
 
 run() {
 	if [ -n "$chroot" ]; then
 		LL_BIND=$bind "$top/scripts/kernels.sh" chroot "$chroot" \
-			sh -c 'cd "$1" && shift && "$@"' sh "$out" "$@"
+			sh -c 'cd "$1" && shift && "$@"' sh "$obj" "$@"
 	else
-		(cd "$out" && "$@")
+		(cd "$obj" && "$@")
 	fi
 }
 
-log=$out/build.log
+log=$obj/build.log
 {
 	run make -s KDIR="$kdir" compat_config.h
-	run make -C "$kdir" M="$out" W=1 modules
-	if [ -d "$out/selftests/kmod" ]; then
-		run make -C "$kdir" M="$out/selftests/kmod" W=1 modules
+	run make -C "$kdir" M="$obj" W=1 modules
+	if [ -d "$obj/selftests/kmod" ]; then
+		run make -C "$kdir" M="$obj/selftests/kmod" W=1 modules
 	fi
 	# The test-only rxe with dma-buf regions, where its series has a patch
 	# (scripts/rxe.sh); not on the KCSAN kernel, whose suite is the
@@ -67,14 +73,25 @@ log=$out/build.log
 	if [ "$name" != kcsan ]; then
 		rxe=$("$top/scripts/rxe.sh" "$name" | tail -n 1)
 		if [ -n "$rxe" ]; then
-			mkdir -p "$out/rxe"
-			cp -p "$rxe"/* "$out/rxe/"
-			run make -C "$kdir" M="$out/rxe" W=1 modules
+			mkdir -p "$obj/rxe"
+			rsync -rlc "$rxe"/ "$obj/rxe/"
+			run make -C "$kdir" M="$obj/rxe" W=1 modules
 		fi
 	fi
 } >"$log" 2>&1 || { cat "$log" >&2; echo "build: $name failed" >&2; exit 1; }
+# A warning fails the build until it is gone: the objects are removed, so
+# that the next build compiles (and warns) again instead of finding them.
 if grep -E 'warning:|error:' "$log" >&2; then
+	find "$obj" \( -name '*.o' -o -name '*.ko' \) -delete
 	echo "build: $name: warnings at W=1" >&2
 	exit 1
 fi
+# scripts/style.sh: sparse over every file (C=2), here under the lock.
+if [ -n "${LL_SPARSE:-}" ]; then
+	run make -C "$kdir" M="$obj" C=2 CHECK="sparse -Wsparse-error" W=1 modules \
+		>"$obj/sparse.log" 2>&1 || echo "build: sparse: make failed" >>"$obj/sparse.log"
+fi
+# What the VMs load and the logs, into the clone.
+rsync -rlt --delete --include '*/' --include '*.ko' --include '*.log' \
+	--include compat_config.h --exclude '*' --prune-empty-dirs "$obj/" "$out/"
 echo "$out"
