@@ -17,9 +17,11 @@
 #                               VMs on two cores), on a plain
 #                               one about 500 (10^6: K="6.1 6.12 sid")
 #
-# Prints per kernel what ran, the seeds, the calls made and the worst
-# truncate; a failure prints the seed and a one-line replay command.  Logs
-# in build/stress/.
+# On the debug kernels, then the module init at each of its failure points
+# (faultinj_test, LL_FAULTINJ_ALL=1).  Prints per kernel what ran, the
+# seeds, the calls made, the worst truncate and the init's failure points;
+# a failure prints the seed and a one-line replay command.  Logs in
+# build/stress/.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
@@ -46,11 +48,19 @@ else
 fi
 
 one() {	# kernel
-	local k=$1
+	local k=$1 init=0
+	# The module init's failure points, which make check drives on
+	# debug only (selftests/faultinj_test.c): here on every debug kernel.
+	case $k in debug|debug-sid|kcsan) init=1 ;; esac
 	scripts/vm-run -k "$k" -t $limit -o "$logdir/vm-$k" -- bash -c "
 		build/selftests/fuzz -j $jobs $fzargs -s $seed; f=\$?
 		build/selftests/race_stress -t $rs -s $seed; r=\$?
-		exit \$((f | r))" >"$logdir/$k.log" 2>&1
+		i=0
+		if [ $init = 1 ]; then
+			LL_FAULTINJ_ALL=1 build/selftests/faultinj_test \\
+				-r init.module_init_every_failure_point; i=\$?
+		fi
+		exit \$((f | r | i))" >"$logdir/$k.log" 2>&1
 }
 
 pids=()
@@ -70,8 +80,9 @@ for k in $kernels; do
 	calls=$(sed -n 's/^ok 1 fuzz seed [0-9]* workers [0-9]* calls \([0-9]*\).*/\1/p' "$log")
 	worst=$(sed -n 's/^# .*worst truncate \([0-9]* ms\).*/\1/p' "$log" | tail -n 1)
 	ops=$(sed -n 's/^# ops \([0-9]*\).*/\1/p' "$log" | tail -n 1)
+	init=$(sed -n 's/^# module init: \([0-9]*\) failure points.*/; module init: \1 failure points/p' "$log")
 	if [ $r = 0 ]; then
-		echo "ok      [$k] fuzz seed $seed: ${calls:-?} calls; race_stress seed $seed: ${ops:-?} ops, worst truncate ${worst:-?}"
+		echo "ok      [$k] fuzz seed $seed: ${calls:-?} calls; race_stress seed $seed: ${ops:-?} ops, worst truncate ${worst:-?}$init"
 	else
 		rc=1
 		echo "FAIL    [$k] exit $r (log: $log)"

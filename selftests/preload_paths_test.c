@@ -169,7 +169,12 @@ static bool file_has(FIXTURE_DATA(paths) *self, off_t off, __u64 tag)
 	return pread(self->fd, got, CHUNK, off) == CHUNK && check(got, CHUNK, 0, tag);
 }
 
-TEST_F(paths, reg_unaligned)
+/*
+ * 120 s a test, not the harness's 30: the setup of the first loads
+ * rdma_rxe_ll and ib_core, which took more than 30 s on debug-sid (KASAN)
+ * with three VMs on two cores.
+ */
+TEST_F_TIMEOUT(paths, reg_unaligned, 120)
 {
 	char *addr = self->map + 100;
 	size_t len = LEN - 200;
@@ -188,7 +193,7 @@ TEST_F(paths, reg_unaligned)
 	EXPECT_EQ(0, ll_proc_leases());
 }
 
-TEST_F(paths, reg_iova)
+TEST_F_TIMEOUT(paths, reg_iova, 120)
 {
 	const __u64 iova = 0x7e5700000000ULL;
 	struct ibv_mr *mr = ibv_reg_mr_iova(self->pd, self->map, LEN, iova, ACCESS);
@@ -201,7 +206,7 @@ TEST_F(paths, reg_iova)
 	EXPECT_EQ(0, ll_proc_leases());
 }
 
-TEST_F(paths, rereg_refused)
+TEST_F_TIMEOUT(paths, rereg_refused, 120)
 {
 	struct ibv_mr *mr = ibv_reg_mr(self->pd, self->map, LEN, ACCESS);
 
@@ -220,7 +225,7 @@ TEST_F(paths, rereg_refused)
 	EXPECT_EQ(0, ll_proc_leases());
 }
 
-TEST_F(paths, mw_bind_passes_through)
+TEST_F_TIMEOUT(paths, mw_bind_passes_through, 120)
 {
 	struct ibv_mr *mr;
 
@@ -240,7 +245,7 @@ TEST_F(paths, mw_bind_passes_through)
 	EXPECT_EQ(0, ll_proc_leases());
 }
 
-TEST_F(paths, fork_child_registers_its_own)
+TEST_F_TIMEOUT(paths, fork_child_registers_its_own, 120)
 {
 	struct ibv_mr *mr = ibv_reg_mr(self->pd, self->map, LEN, ACCESS);
 	int status;
@@ -279,7 +284,7 @@ TEST_F(paths, fork_child_registers_its_own)
 	EXPECT_EQ(0, ll_proc_leases());
 }
 
-TEST_F(paths, not_one_shared_dax_mapping)
+TEST_F_TIMEOUT(paths, not_one_shared_dax_mapping, 120)
 {
 	char other[300];
 	struct ibv_mr *mr;
@@ -323,7 +328,7 @@ TEST_F(paths, not_one_shared_dax_mapping)
 	munmap(priv, LEN);
 }
 
-TEST_F(paths, on_demand_passes_through)
+TEST_F_TIMEOUT(paths, on_demand_passes_through, 120)
 {
 	struct ibv_mr *mr = ibv_reg_mr(self->pd, self->map, LEN,
 				       ACCESS | IBV_ACCESS_ON_DEMAND);
@@ -348,7 +353,7 @@ static int drop_ipc_lock(void)
 	return syscall(SYS_capset, &h, d);
 }
 
-TEST_F(paths, refused_pin_reaches_program)
+TEST_F_TIMEOUT(paths, refused_pin_reaches_program, 120)
 {
 	/* What is pinned already (the fixture's 1 MiB of DRAM) and 64 KiB. */
 	struct rlimit rl = { .rlim_cur = LEN + 65536, .rlim_max = LEN + 65536 };
@@ -389,7 +394,7 @@ static void *churn(void *arg)
 	return NULL;
 }
 
-TEST_F(paths, two_threads)
+TEST_F_TIMEOUT(paths, two_threads, 120)
 {
 	struct churn c[2] = { { .self = self }, { .self = self } };
 	pthread_t t[2];
@@ -410,7 +415,7 @@ TEST_F(paths, two_threads)
 	EXPECT_EQ(0, ll_proc_leases());
 }
 
-TEST_F(paths, break_unpins_then_dereg)
+TEST_F_TIMEOUT(paths, break_unpins_then_dereg, 120)
 {
 	struct ibv_mr *mr = ibv_reg_mr(self->pd, self->map, LEN, ACCESS);
 	long long t0, ms;

@@ -810,7 +810,12 @@ static int reap_main(unsigned long *nth)
 			sh->pinner[p] = 0;
 			memset(sh->kid[p], 0, sizeof(sh->kid[p]));	/* PDEATHSIG ends them */
 			check_status(pid, st, "pinner");
-			if (nth && !sh->failed)
+			/*
+			 * Not after the deadline: a pinner started then exits
+			 * at once, and this loop would reap and replace them
+			 * for ever (seen on debug under load: the watchdog).
+			 */
+			if (nth && !sh->failed && ll_now_ms() < sh->deadline)
 				sh->pinner[p] = spawn(false, p, ++*nth);
 			continue;
 		}
