@@ -2,6 +2,8 @@
 #
 # make              build layoutlease.ko against KDIR (the running kernel)
 # make install      install it into /lib/modules/<release>/extra and depmod
+# make install-tools  the command, liblayoutlease (shared and static), the
+#                    headers and liblayoutlease.pc (PREFIX=/usr/local, DESTDIR)
 # make dkms-install  the DKMS package: sources in /usr/src, built and
 #                    installed for the running kernel, rebuilt for new ones
 # make dkms-remove   remove it from DKMS, every kernel
@@ -28,6 +30,9 @@ module: compat_config.h
 install: module
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
 	depmod -a $(shell $(MAKE) -s -C $(KDIR) kernelrelease 2>/dev/null || uname -r)
+
+install-tools:
+	$(MAKE) -C tools install
 
 # What DKMS needs to build the module (no tools, tests or documentation),
 # without objects of an earlier build here.
@@ -76,4 +81,4 @@ demo: deps
 vm: deps
 	scripts/vm-run -k $(K) -- $(CMD)
 
-.PHONY: all module install dkms-src dkms-install dkms-remove clean deps style matrix check demo bench stress vm FORCE
+.PHONY: all module install install-tools dkms-src dkms-install dkms-remove clean deps style matrix check demo bench stress vm FORCE

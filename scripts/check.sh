@@ -92,6 +92,14 @@ check "docs: Documentation/uapi-generated.rst matches the header" scripts/uapi-d
 echo "== selftest programs"
 check "selftests: build" make -s -C selftests
 check "tools: build" make -s -C tools
+# liblayoutlease as installed: paths, soname, symbols, pkg-config builds.
+while IFS= read -r line; do
+	case $line in
+	"ok "*) pass "tools: ${line#ok }" ;;
+	"FAIL "*) fail "tools: ${line#FAIL }" ;;
+	*) echo "        | $line" ;;
+	esac
+done < <(scripts/lib-test.sh 2>&1)
 
 # The test bed must catch failure: a failing test and a guest WARN each fail
 # the run.  Checked on the first kernel given; the results go to a file of

@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/layoutlease.h"
+#include <layoutlease.h>
 
 #define NOWNERS 100
 

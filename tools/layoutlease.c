@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/layoutlease.h"
+#include <layoutlease.h>
 
 static int usage(FILE *f)
 {

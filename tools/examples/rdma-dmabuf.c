@@ -38,7 +38,7 @@
 
 #include <infiniband/verbs.h>
 
-#include "../lib/layoutlease.h"
+#include <layoutlease.h>
 
 static double now_ms(void)
 {

@@ -8,6 +8,10 @@
 
 #include <linux/layoutlease.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Open /dev/layoutlease (close-on-exec); returns the fd or -errno. */
 int ll_open(void);
 
@@ -46,5 +50,9 @@ const char *ll_event_name(unsigned int type);
 
 /* The name of command @nr (LAYOUTLEASE_CMD_*), or NULL if unknown here. */
 const char *ll_command_name(unsigned int nr);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* _LIBLAYOUTLEASE_H */
