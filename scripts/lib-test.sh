@@ -50,13 +50,14 @@ soname=$(readelf -d "$so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 want=$(sed -n 's/^[a-z].*[ *]\(ll_[a-z_]*\)(.*/\1/p' tools/lib/layoutlease.h | sort)
 got=$(nm -D --defined-only "$so" | awk '$2 == "T" { print $3 }' | sort)
 if [ "$soname" = liblayoutlease.so.0 ] && [ -n "$want" ] &&
-	[ "$(echo "$want" | sed 's/$/@@LIBLAYOUTLEASE_0/')" = "$got" ]; then
+	[ "$(printf '%s@@LIBLAYOUTLEASE_0\n' $want)" = "$got" ]; then
 	ok "shared library: soname $soname, exports the header's $(echo "$want" | wc -l) functions in LIBLAYOUTLEASE_0, nothing else"
 else
-	bad "shared library: soname '$soname'; header: $(echo $want); exported: $(echo $got)"
+	bad "shared library: soname '$soname'; header: $(echo "$want" | tr '\n' ' '); exported: $(echo "$got" | tr '\n' ' ')"
 fi
 
 pc() { PKG_CONFIG_SYSROOT_DIR=$dest PKG_CONFIG_LIBDIR=$dest$lib/pkgconfig pkg-config "$@" liblayoutlease; }
+# shellcheck disable=SC2086 # the flags are words
 if flags=$(pc --cflags --libs) && [ "$(pc --modversion)" = \
 	"$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)" ] &&
 	gcc -O2 -Wall -Werror -o "$d/layoutlease" tools/layoutlease.c $flags 2>"$d/cc.log" &&
@@ -75,7 +76,7 @@ if readelf -d "$d/layoutlease" 2>/dev/null | grep -q 'NEEDED.*\[liblayoutlease.s
 else
 	bad "the built command does not need or run from the installed liblayoutlease.so.0"
 fi
-# shellcheck disable=SC2086
+# shellcheck disable=SC2046
 if gcc -O2 -o "$d/layoutlease-static" tools/layoutlease.c $(pc --cflags) \
 	-L"$dest$lib" -Wl,-Bstatic -llayoutlease -Wl,-Bdynamic 2>"$d/cc.log" &&
 	! readelf -d "$d/layoutlease-static" | grep -q liblayoutlease; then
