@@ -91,7 +91,9 @@ if [ -n "${LL_SPARSE:-}" ]; then
 	run make -C "$kdir" M="$obj" C=2 CHECK="sparse -Wsparse-error" W=1 modules \
 		>"$obj/sparse.log" 2>&1 || echo "build: sparse: make failed" >>"$obj/sparse.log"
 fi
-# What the VMs load and the logs, into the clone.
-rsync -rlt --delete --include '*/' --include '*.ko' --include '*.log' \
+# What the VMs load and the logs, into the clone; nothing else stays there
+# (--delete-excluded: also what a build of the clone's own left, before
+# the builds moved to $obj).
+rsync -rlt --delete --delete-excluded --include '*/' --include '*.ko' --include '*.log' \
 	--include compat_config.h --exclude '*' --prune-empty-dirs "$obj/" "$out/"
 echo "$out"

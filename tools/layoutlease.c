@@ -3,7 +3,8 @@
  * layoutlease: the command-line tool.
  *
  *   layoutlease info     what the running module supports
- *   layoutlease list     the leases of the system (/proc/layoutleases)
+ *   layoutlease list [-J] the leases of the system (/proc/layoutleases);
+ *                        -J: as JSON (list.c)
  *   layoutlease hold [-t MS] [-i] [-e] FILE
  *                        lease FILE, map and pin all of it, and print what
  *                        happens; unpin at a break unless -i (ignore it);
@@ -23,11 +24,14 @@
 
 #include <layoutlease.h>
 
+#include "cmd.h"
+
 static int usage(FILE *f)
 {
-	fprintf(f, "usage: layoutlease info | list | hold [-t MS] [-i] [-e] FILE\n"
+	fprintf(f, "usage: layoutlease info | list [-J] [-r] | hold [-t MS] [-i] [-e] FILE\n"
 		   "  info   show the interface the loaded module offers\n"
-		   "  list   show every lease (/proc/layoutleases)\n"
+		   "  list   show every lease (/proc/layoutleases); -J as JSON, -r raw\n"
+		   "         (layoutlease list --help)\n"
 		   "  hold   lease FILE, pin all of it, report events until the\n"
 		   "         pin is gone; -t break timeout in ms, -i ignore breaks,\n"
 		   "         -e export the pin as a dma-buf\n");
@@ -43,22 +47,6 @@ static double stamp(void)
 	if (!t0.tv_sec)
 		t0 = t;
 	return (t.tv_sec - t0.tv_sec) * 1e3 + (t.tv_nsec - t0.tv_nsec) / 1e6;
-}
-
-static int cmd_list(void)
-{
-	char buf[4096];
-	size_t n;
-	FILE *f = fopen("/proc/layoutleases", "r");
-
-	if (!f) {
-		perror("layoutlease: /proc/layoutleases");
-		return 1;
-	}
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		fwrite(buf, 1, n, stdout);
-	fclose(f);
-	return 0;
 }
 
 static int cmd_hold(int argc, char **argv)
@@ -203,8 +191,8 @@ int main(int argc, char **argv)
 {
 	if (argc == 2 && !strcmp(argv[1], "info"))
 		return cmd_info();
-	if (argc == 2 && !strcmp(argv[1], "list"))
-		return cmd_list();
+	if (argc >= 2 && !strcmp(argv[1], "list"))
+		return cmd_list(argc - 1, argv + 1);
 	if (argc >= 3 && !strcmp(argv[1], "hold"))
 		return cmd_hold(argc - 1, argv + 1);
 	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
