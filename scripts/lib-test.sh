@@ -35,6 +35,7 @@ missing=
 for f in /usr/bin/layoutlease /usr/lib/layoutlease/liblayoutlease-preload.so \
 	"$lib/liblayoutlease.so.0" "$lib/liblayoutlease.so" "$lib/liblayoutlease.a" \
 	/usr/include/layoutlease.h /usr/include/linux/layoutlease.h \
+	/usr/share/bash-completion/completions/layoutlease \
 	"$lib/pkgconfig/liblayoutlease.pc"; do
 	[ -e "$dest$f" ] || missing="$missing $f"
 done

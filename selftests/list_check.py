@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0
-"""list_test's check of `layoutlease list --json` output (glue, not a test).
+"""list_test's check of `layoutlease list|info --json` output (glue).
 
   list_check.py SCHEMA OUTPUT EXPECTED
 
@@ -8,7 +8,8 @@ OUTPUT must be valid JSON that SCHEMA (Documentation/
 layoutlease-list.schema.json) accepts, and hold every lease of EXPECTED
 ({"leases": [...], "absent": [ids]}): a lease of OUTPUT with the same id whose
 members include the expected ones (lists: every expected element matches
-one element; {"$type": "int"} matches any integer); no lease of OUTPUT has an id of "absent".  Exit 0 or 1, with
+one element; {"$type": "int"} matches any integer); no lease of OUTPUT has
+an id of "absent"; and OUTPUT includes "match" the same way.  Exit 0 or 1, with
 the reason on stderr.
 """
 import json
@@ -42,7 +43,9 @@ def main():
                             cls=jsonschema.Draft202012Validator)
     except jsonschema.ValidationError as e:
         sys.exit("schema: %s at %s" % (e.message, list(e.absolute_path)))
-    by_id = {lease["id"]: lease for lease in out["leases"]}
+    if "match" in want and not matches(want["match"], out):
+        sys.exit("want %s, got %s" % (json.dumps(want["match"]), json.dumps(out)))
+    by_id = {lease["id"]: lease for lease in out.get("leases", [])}
     for w in want.get("leases", []):
         got = by_id.get(w["id"])
         if got is None:

@@ -63,22 +63,28 @@ static int run_tool(FIXTURE_DATA(list) *self, const char *args, const char *out)
 	return WEXITSTATUS(system(cmd));
 }
 
-/* list --json checked against @want (JSON) by list_check.py. */
-static int check_json(FIXTURE_DATA(list) *self, const char *want)
+/* `@what --json` checked against @want (JSON) by list_check.py. */
+static int check_json_of(FIXTURE_DATA(list) *self, const char *what, const char *want)
 {
-	char cmd[PATH_MAX * 4];
+	char cmd[PATH_MAX * 4], args[64];
 	FILE *f = fopen(self->want, "w");
 
 	if (!f)
 		return -1;
 	fputs(want, f);
 	fclose(f);
-	if (run_tool(self, "list --json", self->out))
+	snprintf(args, sizeof(args), "%s --json", what);
+	if (run_tool(self, args, self->out))
 		return -1;
 	snprintf(cmd, sizeof(cmd),
-		 "/usr/bin/python3 %s/list_check.py %s/../Documentation/layoutlease-list.schema.json %s %s >&2 || { cat %s >&2; exit 1; }",
-		 self->dir, self->dir, self->out, self->want, self->out);
+		 "/usr/bin/python3 %s/list_check.py %s/../Documentation/layoutlease-%s.schema.json %s %s >&2 || { cat %s >&2; exit 1; }",
+		 self->dir, self->dir, what, self->out, self->want, self->out);
 	return WEXITSTATUS(system(cmd));
+}
+
+static int check_json(FIXTURE_DATA(list) *self, const char *want)
+{
+	return check_json_of(self, "list", want);
 }
 
 static bool file_has(const char *path, const char *what)
@@ -242,6 +248,21 @@ TEST_F(list, json_breaking_then_gone)
 	snprintf(want, sizeof(want), "{\"leases\": [], \"absent\": [%llu, %llu]}",
 		 self->id, self->id2);
 	EXPECT_EQ(0, check_json(self, want));
+}
+
+/* info --json: the schema, this header's API version, the commands. */
+TEST_F(list, info_json)
+{
+	char want[256];
+
+	snprintf(want, sizeof(want),
+		 "{\"match\": {\"device\": \"%s\", \"api_version\": %d, \"tool_api_version\": %d,"
+		 " \"commands\": [\"GET_INFO\", \"LEASE_CREATE\", \"PIN\", \"UNPIN\", \"OWNER\", \"EXPORT\"]}}",
+		 LAYOUTLEASE_DEVICE, LAYOUTLEASE_API_VERSION, LAYOUTLEASE_API_VERSION);
+	EXPECT_EQ(0, check_json_of(self, "info", want));
+	EXPECT_EQ(2, run_tool(self, "info --bogus", self->out));
+	EXPECT_EQ(0, run_tool(self, "info --help", self->out));
+	EXPECT_TRUE(file_has(self->out, "exit status"));
 }
 
 TEST_HARNESS_MAIN

@@ -2,7 +2,7 @@
 /*
  * layoutlease: the command-line tool.
  *
- *   layoutlease info     what the running module supports
+ *   layoutlease info [-J] what the running module supports; -J: as JSON
  *   layoutlease list [-J] the leases of the system (/proc/layoutleases);
  *                        -J: as JSON (list.c)
  *   layoutlease hold [-t MS] [-i] [-e] FILE
@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,13 +29,26 @@
 
 static int usage(FILE *f)
 {
-	fprintf(f, "usage: layoutlease info | list [-J] [-r] | hold [-t MS] [-i] [-e] FILE\n"
-		   "  info   show the interface the loaded module offers\n"
+	fprintf(f, "usage: layoutlease info [-J] | list [-J] [-r] | hold [-t MS] [-i] [-e] FILE\n"
+		   "  info   show the interface the loaded module offers; -J as JSON\n"
 		   "  list   show every lease (/proc/layoutleases); -J as JSON, -r raw\n"
-		   "         (layoutlease list --help)\n"
 		   "  hold   lease FILE, pin all of it, report events until the\n"
 		   "         pin is gone; -t break timeout in ms, -i ignore breaks,\n"
-		   "         -e export the pin as a dma-buf\n");
+		   "         -e export the pin as a dma-buf\n"
+		   "layoutlease COMMAND --help: that command's options and exit status\n");
+	return f == stderr ? 2 : 0;
+}
+
+static int hold_usage(FILE *f)
+{
+	fprintf(f, "usage: layoutlease hold [-t MS] [-i] [-e] FILE\n"
+		   "  lease all of FILE (a non-empty file on a DAX mount), map and pin\n"
+		   "  it, and print every event until its break is done\n"
+		   "  -t MS  the break timeout (0 or none: the module's default)\n"
+		   "  -i     ignore breaks: keep the pin until the deadline revokes it\n"
+		   "  -e     also export the pin as a dma-buf (closed at the break)\n"
+		   "exit status: 0 once the break is done (BREAK_DONE), 1 if the file,\n"
+		   "the lease, the pin or the export fails, 2 for a usage error\n");
 	return f == stderr ? 2 : 0;
 }
 
@@ -57,18 +71,26 @@ static int cmd_hold(int argc, char **argv)
 	struct stat st;
 	char *map;
 
-	while ((opt = getopt(argc, argv, "t:ie")) != -1) {
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "t:ieh", opts, NULL)) != -1) {
 		if (opt == 't')
 			timeout = atoi(optarg);
 		else if (opt == 'i')
 			ignore = 1;
 		else if (opt == 'e')
 			export = 1;
+		else if (opt == 'h')
+			return hold_usage(stdout);
 		else
-			return usage(stderr);
+			return hold_usage(stderr);
 	}
 	if (optind != argc - 1)
-		return usage(stderr);
+		return hold_usage(stderr);
 	stamp();
 	fd = open(argv[optind], O_RDWR);
 	if (fd < 0 || fstat(fd, &st) || !st.st_size) {
@@ -143,12 +165,40 @@ static int cmd_hold(int argc, char **argv)
 	}
 }
 
-static int cmd_info(void)
+static int info_usage(FILE *f)
 {
-	struct layoutlease_get_info info;
-	unsigned int bit;
-	int fd, ret;
+	fprintf(f, "usage: layoutlease info [-J|--json]\n"
+		   "  the interface of the loaded module (LAYOUTLEASE_IOC_GET_INFO): its\n"
+		   "  API version, commands, the flags each accepts, the break timeouts\n"
+		   "  -J, --json  as JSON (Documentation/layoutlease-info.schema.json)\n"
+		   "exit status: 0, 1 if the device cannot be opened or GET_INFO fails,\n"
+		   "2 for a usage error\n");
+	return f == stderr ? 2 : 0;
+}
 
+static int cmd_info(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'J' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct layoutlease_get_info info;
+	const char *sep = "";
+	int fd, ret, opt, json = 0;
+	unsigned int bit;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "Jh", opts, NULL)) != -1) {
+		if (opt == 'J')
+			json = 1;
+		else if (opt == 'h')
+			return info_usage(stdout);
+		else
+			return info_usage(stderr);
+	}
+	if (optind != argc)
+		return info_usage(stderr);
 	fd = ll_open();
 	if (fd < 0) {
 		fprintf(stderr, "layoutlease: %s: %s%s\n", LAYOUTLEASE_DEVICE,
@@ -156,24 +206,49 @@ static int cmd_info(void)
 		return 1;
 	}
 	ret = ll_get_info(fd, &info);
+	close(fd);
 	if (ret) {
 		fprintf(stderr, "layoutlease: GET_INFO: %s\n", strerror(-ret));
 		return 1;
 	}
-	printf("device:      %s\n", LAYOUTLEASE_DEVICE);
-	printf("api version: %u (this tool: %u)\n", info.out_api_version,
-	       LAYOUTLEASE_API_VERSION);
-	printf("commands:   ");
+	if (json) {
+		printf("{\n   \"device\": \"%s\",\n   \"api_version\": %u,\n"
+		       "   \"tool_api_version\": %u,\n   \"commands\": [",
+		       LAYOUTLEASE_DEVICE, info.out_api_version, LAYOUTLEASE_API_VERSION);
+	} else {
+		printf("device:      %s\n", LAYOUTLEASE_DEVICE);
+		printf("api version: %u (this tool: %u)\n", info.out_api_version,
+		       LAYOUTLEASE_API_VERSION);
+		printf("commands:   ");
+	}
 	for (bit = 0; bit < 64; bit++) {
 		const char *name;
 
 		if (!(info.out_commands & (1ULL << bit)))
 			continue;
 		name = ll_command_name(LAYOUTLEASE_CMD_BASE + bit);
-		if (name)
+		if (json && name)
+			printf("%s\"%s\"", sep, name);
+		else if (json)
+			printf("%s\"0x%x\"", sep, LAYOUTLEASE_CMD_BASE + bit);
+		else if (name)
 			printf(" %s", name);
 		else
 			printf(" 0x%x", LAYOUTLEASE_CMD_BASE + bit);
+		sep = ", ";
+	}
+	if (json) {
+		printf("],\n   \"flags\": {\"GET_INFO\": %llu, \"LEASE_CREATE\": %llu, \"PIN\": %llu,"
+		       " \"UNPIN\": %llu, \"OWNER\": %llu, \"EXPORT\": %llu},\n"
+		       "   \"break_timeout_ms\": {\"default\": %u, \"max\": %u}\n}\n",
+		       (unsigned long long)info.out_get_info_flags,
+		       (unsigned long long)info.out_lease_create_flags,
+		       (unsigned long long)info.out_pin_flags,
+		       (unsigned long long)info.out_unpin_flags,
+		       (unsigned long long)info.out_owner_flags,
+		       (unsigned long long)info.out_export_flags,
+		       info.out_default_break_timeout_ms, info.out_max_break_timeout_ms);
+		return 0;
 	}
 	printf("\nflags: GET_INFO 0x%llx LEASE_CREATE 0x%llx PIN 0x%llx UNPIN 0x%llx OWNER 0x%llx EXPORT 0x%llx\n",
 	       (unsigned long long)info.out_get_info_flags,
@@ -189,11 +264,11 @@ static int cmd_info(void)
 
 int main(int argc, char **argv)
 {
-	if (argc == 2 && !strcmp(argv[1], "info"))
-		return cmd_info();
+	if (argc >= 2 && !strcmp(argv[1], "info"))
+		return cmd_info(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "list"))
 		return cmd_list(argc - 1, argv + 1);
-	if (argc >= 3 && !strcmp(argv[1], "hold"))
+	if (argc >= 2 && !strcmp(argv[1], "hold"))
 		return cmd_hold(argc - 1, argv + 1);
 	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
 		return usage(stdout);
