@@ -88,6 +88,14 @@ while IFS= read -r line; do
 done < <(scripts/style.sh 2>&1)
 
 check "docs: Documentation/uapi-generated.rst matches the header" scripts/uapi-doc.sh --check
+# layoutlease(4) against the header: ioctls, their errors, events, lint.
+while IFS= read -r line; do
+	case $line in
+	"ok "*) pass "docs: ${line#ok }" ;;
+	"FAIL "*) fail "docs: ${line#FAIL }" ;;
+	*) echo "        | $line" ;;
+	esac
+done < <(scripts/man-check.sh 2>&1)
 
 echo "== selftest programs"
 check "selftests: build" make -s -C selftests
