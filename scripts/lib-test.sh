@@ -36,7 +36,7 @@ for f in /usr/bin/layoutlease /usr/lib/layoutlease/liblayoutlease-preload.so \
 	"$lib/liblayoutlease.so.0" "$lib/liblayoutlease.so" "$lib/liblayoutlease.a" \
 	/usr/include/layoutlease.h /usr/include/linux/layoutlease.h \
 	/usr/share/bash-completion/completions/layoutlease /usr/share/man/man1/layoutlease.1 \
-	/usr/share/man/man4/layoutlease.4 \
+	/usr/share/man/man4/layoutlease.4 /usr/share/man/man3/liblayoutlease.3 \
 	"$lib/pkgconfig/liblayoutlease.pc"; do
 	[ -e "$dest$f" ] || missing="$missing $f"
 done

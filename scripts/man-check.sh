@@ -5,7 +5,8 @@
 # same ioctls, each with the same errors ("Errors besides the general
 # ones: ..." in the header, the .TP/.B list of its .SS section in the man
 # page), the same general errors (the header's errno contract, the man
-# page's ERRORS) and the same event types; and the page is lint clean.
+# page's ERRORS) and the same event types; liblayoutlease(3) against
+# tools/lib/layoutlease.h: a section per function; both lint clean.
 # Prints "ok ..." or "FAIL ..." per check; exits non-zero on a failure.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -76,5 +77,20 @@ if lint=$(mandoc -T lint -W warning "$man" 2>&1; groff -ww -man -z "$man" 2>&1) 
 else
 	echo "$lint"
 	bad "layoutlease(4): lint"
+fi
+# liblayoutlease(3): a section for each function of <layoutlease.h>.
+lib=$top/tools/man/liblayoutlease.3
+fn_h=$(sed -n 's/^[a-z].*[ *]\(ll_[a-z_]*\)(.*/\1/p' "$top/tools/lib/layoutlease.h" | words)
+fn_m=$(sed -n 's/^\.SS \(ll_[a-z_]*\)$/\1/p' "$lib" | words)
+if [ -n "$fn_h" ] && [ "$fn_h" = "$fn_m" ]; then
+	ok "liblayoutlease(3) has a section for each function of <layoutlease.h>"
+else
+	bad "functions: header: $fn_h; liblayoutlease(3): $fn_m"
+fi
+if lint=$(mandoc -T lint -W warning "$lib" 2>&1; groff -ww -man -z "$lib" 2>&1) && [ -z "$lint" ]; then
+	ok "liblayoutlease(3): mandoc -T lint and groff -ww clean"
+else
+	echo "$lint"
+	bad "liblayoutlease(3): lint"
 fi
 exit $rc
