@@ -88,6 +88,14 @@ while IFS= read -r line; do
 done < <(scripts/style.sh 2>&1)
 
 check "docs: Documentation/uapi-generated.rst matches the header" scripts/uapi-doc.sh --check
+# The rst of Documentation/ parses clean.
+while IFS= read -r line; do
+	case $line in
+	"ok "*) pass "docs: ${line#ok }" ;;
+	"FAIL "*) fail "docs: ${line#FAIL }" ;;
+	*) echo "        | $line" ;;
+	esac
+done < <(scripts/rst-check.sh 2>&1)
 # layoutlease(4) against the header: ioctls, their errors, events, lint.
 while IFS= read -r line; do
 	case $line in
