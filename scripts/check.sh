@@ -78,44 +78,33 @@ tap() {	# kernel log
 	done < "$2"
 }
 
+# The "ok NAME" and "FAIL NAME" lines of a check script as tests, the rest
+# as context.
+results() {	# prefix script
+	local line
+	while IFS= read -r line; do
+		case $line in
+		"ok "*) pass "$1: ${line#ok }" ;;
+		"FAIL "*) fail "$1: ${line#FAIL }" ;;
+		*) echo "        | $line" ;;
+		esac
+	done < <("$2" 2>&1)
+}
+
 echo "== style"
-while IFS= read -r line; do
-	case $line in
-	"ok "*) pass "style: ${line#ok }" ;;
-	"FAIL "*) fail "style: ${line#FAIL }" ;;
-	*) echo "        | $line" ;;
-	esac
-done < <(scripts/style.sh 2>&1)
+results style scripts/style.sh
 
 check "docs: Documentation/uapi-generated.rst matches the header" scripts/uapi-doc.sh --check
 # The rst of Documentation/ parses clean.
-while IFS= read -r line; do
-	case $line in
-	"ok "*) pass "docs: ${line#ok }" ;;
-	"FAIL "*) fail "docs: ${line#FAIL }" ;;
-	*) echo "        | $line" ;;
-	esac
-done < <(scripts/rst-check.sh 2>&1)
+results docs scripts/rst-check.sh
 # layoutlease(4) against the header: ioctls, their errors, events, lint.
-while IFS= read -r line; do
-	case $line in
-	"ok "*) pass "docs: ${line#ok }" ;;
-	"FAIL "*) fail "docs: ${line#FAIL }" ;;
-	*) echo "        | $line" ;;
-	esac
-done < <(scripts/man-check.sh 2>&1)
+results docs scripts/man-check.sh
 
 echo "== selftest programs"
 check "selftests: build" make -s -C selftests
 check "tools: build" make -s -C tools
 # liblayoutlease as installed: paths, soname, symbols, pkg-config builds.
-while IFS= read -r line; do
-	case $line in
-	"ok "*) pass "tools: ${line#ok }" ;;
-	"FAIL "*) fail "tools: ${line#FAIL }" ;;
-	*) echo "        | $line" ;;
-	esac
-done < <(scripts/lib-test.sh 2>&1)
+results tools scripts/lib-test.sh
 
 # The test bed must catch failure: a failing test and a guest WARN each fail
 # the run.  Checked on the first kernel given; the results go to a file of
