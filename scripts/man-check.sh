@@ -15,6 +15,17 @@ man=$top/tools/man/layoutlease.4
 rc=0
 ok() { echo "ok $*"; }
 bad() { echo "FAIL $*"; rc=1; }
+# A man page with no mandoc warning and no groff -ww message.
+lint() {	# file name
+	local out
+	out=$(mandoc -T lint -W warning "$1" 2>&1; groff -ww -man -z "$1" 2>&1)
+	if [ -z "$out" ]; then
+		ok "$2: mandoc -T lint and groff -ww clean"
+	else
+		echo "$out"
+		bad "$2: lint"
+	fi
+}
 words() { tr ' ' '\n' | sed '/^$/d' | sort -u | tr '\n' ' '; }
 # The errno names of the system, so that other capitals are not taken.
 errnos=$(sed -n 's/^#define[[:space:]]\+\(E[A-Z0-9]\+\)[[:space:]].*/\1/p' \
@@ -72,12 +83,7 @@ if [ "$ev_h" = "$ev_m" ]; then
 else
 	bad "events: header: $ev_h; layoutlease(4): $ev_m"
 fi
-if lint=$(mandoc -T lint -W warning "$man" 2>&1; groff -ww -man -z "$man" 2>&1) && [ -z "$lint" ]; then
-	ok "layoutlease(4): mandoc -T lint and groff -ww clean"
-else
-	echo "$lint"
-	bad "layoutlease(4): lint"
-fi
+lint "$man" "layoutlease(4)"
 # liblayoutlease(3): a section for each function of <layoutlease.h>.
 lib=$top/tools/man/liblayoutlease.3
 fn_h=$(sed -n 's/^[a-z].*[ *]\(ll_[a-z_]*\)(.*/\1/p' "$top/tools/lib/layoutlease.h" | words)
@@ -87,10 +93,5 @@ if [ -n "$fn_h" ] && [ "$fn_h" = "$fn_m" ]; then
 else
 	bad "functions: header: $fn_h; liblayoutlease(3): $fn_m"
 fi
-if lint=$(mandoc -T lint -W warning "$lib" 2>&1; groff -ww -man -z "$lib" 2>&1) && [ -z "$lint" ]; then
-	ok "liblayoutlease(3): mandoc -T lint and groff -ww clean"
-else
-	echo "$lint"
-	bad "liblayoutlease(3): lint"
-fi
+lint "$lib" "liblayoutlease(3)"
 exit $rc
