@@ -82,10 +82,54 @@ static void comm_of(int pid, char *buf, size_t len)
 	}
 }
 
-/* A path of @pid's for device @dev, inode @ino: a mapping, then an fd. */
-static char *path_of(int pid, dev_t dev, unsigned long long ino)
+/*
+ * The files a process can name: its mappings (/proc/PID/maps), then its
+ * open fds, each as device, inode and path, sorted, read once per process
+ * however many leases it owns.
+ */
+struct fent {
+	dev_t dev;
+	unsigned long long ino;
+	unsigned int seq;	/* maps first, then fds: the first one wins */
+	char *path;
+};
+
+struct pfiles {
+	int pid;
+	unsigned int n, cap;
+	struct fent *e;
+};
+
+static struct pfiles *pcache;
+static unsigned int npcache, pcap;
+
+static void add_file(struct pfiles *pf, dev_t dev, unsigned long long ino, const char *path)
 {
-	char p[PATH_MAX + 64], line[PATH_MAX + 256], *path = NULL;
+	char *p;
+
+	if (grow((void **)&pf->e, pf->n, &pf->cap, sizeof(*pf->e)))
+		return;
+	p = strdup(path);
+	if (!p)
+		return;
+	pf->e[pf->n] = (struct fent){ .dev = dev, .ino = ino, .seq = pf->n, .path = p };
+	pf->n++;
+}
+
+static int fent_cmp(const void *a, const void *b)
+{
+	const struct fent *x = a, *y = b;
+
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static void read_files(struct pfiles *pf)
+{
+	char p[PATH_MAX + 64], line[PATH_MAX + 256];
 	unsigned int maj, min;
 	unsigned long long i;
 	struct dirent *de;
@@ -94,40 +138,83 @@ static char *path_of(int pid, dev_t dev, unsigned long long ino)
 	FILE *f;
 	DIR *d;
 
-	snprintf(p, sizeof(p), "/proc/%d/maps", pid);
+	snprintf(p, sizeof(p), "/proc/%d/maps", pf->pid);
 	f = fopen(p, "r");
-	while (f && !path && fgets(line, sizeof(line), f)) {
+	while (f && fgets(line, sizeof(line), f)) {
 		/* start-end perms offset MAJ:MIN inode path */
 		if (sscanf(line, "%*s %*s %*s %x:%x %llu %n", &maj, &min, &i, &n) == 3 &&
-		    makedev(maj, min) == dev && i == ino && line[n] == '/') {
+		    line[n] == '/') {
 			line[strcspn(line, "\n")] = 0;
 			/* A deleted file's path says so, as in maps. */
-			path = strdup(line + n);
+			add_file(pf, makedev(maj, min), i, line + n);
 		}
 	}
 	if (f)
 		fclose(f);
-	if (path)
-		return path;
-	snprintf(p, sizeof(p), "/proc/%d/fd", pid);
+	snprintf(p, sizeof(p), "/proc/%d/fd", pf->pid);
 	d = opendir(p);
-	while (d && !path && (de = readdir(d))) {
+	while (d && (de = readdir(d))) {
 		ssize_t r;
 
 		if (de->d_name[0] == '.')
 			continue;
-		snprintf(p, sizeof(p), "/proc/%d/fd/%s", pid, de->d_name);
-		if (stat(p, &st) || st.st_dev != dev || st.st_ino != ino)
+		snprintf(p, sizeof(p), "/proc/%d/fd/%s", pf->pid, de->d_name);
+		if (stat(p, &st))
 			continue;
 		r = readlink(p, line, sizeof(line) - 1);
 		if (r > 0 && line[0] == '/') {
 			line[r] = 0;
-			path = strdup(line);
+			add_file(pf, st.st_dev, st.st_ino, line);
 		}
 	}
 	if (d)
 		closedir(d);
-	return path;
+	qsort(pf->e, pf->n, sizeof(*pf->e), fent_cmp);
+}
+
+/* A path of @pid's for device @dev, inode @ino: a mapping, then an fd. */
+static char *path_of(int pid, dev_t dev, unsigned long long ino)
+{
+	struct fent key = { .dev = dev, .ino = ino, .seq = 0 };
+	struct pfiles *pf = NULL;
+	unsigned int i, lo, hi;
+
+	for (i = 0; i < npcache && !pf; i++)
+		if (pcache[i].pid == pid)
+			pf = &pcache[i];
+	if (!pf) {
+		if (grow((void **)&pcache, npcache, &pcap, sizeof(*pcache)))
+			return NULL;
+		pf = &pcache[npcache++];
+		*pf = (struct pfiles){ .pid = pid };
+		read_files(pf);
+	}
+	/* The first entry not below (dev, ino, 0). */
+	for (lo = 0, hi = pf->n; lo < hi;) {
+		unsigned int mid = lo + (hi - lo) / 2;
+
+		if (fent_cmp(&pf->e[mid], &key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < pf->n && pf->e[lo].dev == dev && pf->e[lo].ino == ino)
+		return strdup(pf->e[lo].path);
+	return NULL;
+}
+
+static void free_pcache(void)
+{
+	unsigned int i, k;
+
+	for (i = 0; i < npcache; i++) {
+		for (k = 0; k < pcache[i].n; k++)
+			free(pcache[i].e[k].path);
+		free(pcache[i].e);
+	}
+	free(pcache);
+	pcache = NULL;
+	npcache = pcap = 0;
 }
 
 static void free_leases(struct lease *ls, int n)
@@ -364,5 +451,6 @@ int cmd_list(int argc, char **argv)
 	else
 		print_table(ls, n, raw);
 	free_leases(ls, n);
+	free_pcache();
 	return 0;
 }
