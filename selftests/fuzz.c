@@ -213,6 +213,18 @@ static void __attribute__((format(printf, 1, 2))) vlog(const char *fmt, ...)
 		printf("# %s\n", line);
 }
 
+/* A file of /proc, each line after "# @tag: ", for a failure's report. */
+static void print_proc(const char *tag, const char *path)
+{
+	char line[512];
+	FILE *f = fopen(path, "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		printf("# %s: %s", tag, line);
+	if (f)
+		fclose(f);
+}
+
 static void __attribute__((noreturn, format(printf, 1, 2))) fail(const char *fmt, ...)
 {
 	va_list ap;
@@ -232,8 +244,18 @@ static void __attribute__((noreturn, format(printf, 1, 2))) fail(const char *fmt
 	}
 	printf("# replay: fuzz -s %llu -n %d%s%s\n", seed, step, fsopt ? " -f " : "",
 	       fsopt ? fsopt : "");
-	if (live_child > 0)
+	if (live_child > 0) {
+		/* Where the size change is: the stack says what it waits for. */
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/%d/stack", live_child);
+		print_proc("child's stack", path);
+		snprintf(path, sizeof(path), "/proc/%d/wchan", live_child);
+		print_proc("child's wchan", path);
+		printf("\n");
+		print_proc("/proc/layoutleases", "/proc/layoutleases");
 		kill(live_child, SIGKILL);
+	}
 	for (i = 0; i < nfiles; i++)
 		unlink(files[i].path);
 	printf("%snot ok 1 fuzz seed %llu\n", tap, seed);
