@@ -20,6 +20,12 @@
 #include "layoutlease_utils.h"
 
 #define NPAGES 16
+/*
+ * The first lease's break timeout: long enough that the breaking lease is
+ * still breaking when the listing runs on a loaded KASAN guest (its
+ * deadline passing would revoke it), short of the module's 30 s cap.
+ */
+#define TIMEOUT_MS 20000
 
 FIXTURE(list) {
 	char path[256], tool[PATH_MAX + 64], dir[PATH_MAX + 64], out[300], want[300];
@@ -131,7 +137,7 @@ FIXTURE_SETUP(list)
 	self->map = mmap(NULL, self->len, PROT_READ | PROT_WRITE, MAP_SHARED, self->fd, 0);
 	ASSERT_NE(MAP_FAILED, self->map);
 	memset(self->map, 1, self->len);
-	ASSERT_EQ(0, _test_cmd_lease_create(self->devfd, self->fd, 0, self->len, 3000, 0,
+	ASSERT_EQ(0, _test_cmd_lease_create(self->devfd, self->fd, 0, self->len, TIMEOUT_MS, 0,
 					    &self->lease_fd));
 	ASSERT_EQ(0, _test_cmd_lease_create(self->devfd, self->fd, ps, 2 * ps, 0, 0,
 					    &self->lease2_fd));
@@ -180,7 +186,8 @@ FIXTURE_TEARDOWN(list)
 	close(self->devfd);
 }
 
-TEST_F(list, json_known_leases)
+/* python3 and jsonschema start in seconds on a KASAN guest under TCG. */
+TEST_F_TIMEOUT(list, json_known_leases, 120)
 {
 	long ps = sysconf(_SC_PAGESIZE);
 	char want[2048], line[256];
@@ -190,7 +197,7 @@ TEST_F(list, json_known_leases)
 	snprintf(want, sizeof(want),
 		 "{\"leases\": [{\"id\": %llu, \"state\": \"active\", \"dev\": \"%u:%u\","
 		 " \"inode\": %llu, \"path\": \"%s\", \"start\": 0, \"end\": %zu,"
-		 " \"timeout_ms\": 3000, \"deadline_ms\": null, \"npins\": 2,"
+		 " \"timeout_ms\": %d, \"deadline_ms\": null, \"npins\": 2,"
 		 " \"pinned_pages\": 6, \"exports\": 1,"
 		 " \"pins\": [{\"offset\": 0, \"pages\": 4, \"exported\": false},"
 		 "            {\"offset\": %ld, \"pages\": 2, \"exported\": true}],"
@@ -199,7 +206,7 @@ TEST_F(list, json_known_leases)
 		 " {\"id\": %llu, \"start\": %ld, \"end\": %ld, \"npins\": 0, \"pins\": [],"
 		 "  \"exports\": 0, \"path\": \"%s\"}]}",
 		 self->id, major(st.st_dev), minor(st.st_dev), (unsigned long long)st.st_ino,
-		 self->path, self->len - 1, 8 * ps, getpid(), self->lease_fd, SIGUSR1,
+		 self->path, self->len - 1, TIMEOUT_MS, 8 * ps, getpid(), self->lease_fd, SIGUSR1,
 		 self->kid, self->id2, ps, 3 * ps - 1, self->path);
 	EXPECT_EQ(0, check_json(self, want));
 
@@ -214,7 +221,7 @@ TEST_F(list, json_known_leases)
 }
 
 /* While the lease breaks: state breaking, a deadline; gone after close. */
-TEST_F(list, json_breaking_then_gone)
+TEST_F_TIMEOUT(list, json_breaking_then_gone, 120)
 {
 	char want[512];
 	pid_t trunc;
@@ -251,7 +258,7 @@ TEST_F(list, json_breaking_then_gone)
 }
 
 /* info --json: the schema, this header's API version, the commands. */
-TEST_F(list, info_json)
+TEST_F_TIMEOUT(list, info_json, 120)
 {
 	char want[256];
 
