@@ -65,15 +65,22 @@ check() {	# name command...: one test from a command's exit code
 }
 
 # Each TAP line of the selftests is a test, named by kernel and program.
+# A failing test is followed by what the harness printed of it (the lines
+# from its "#  RUN" on, at most 40: its assertions, TH_LOG, a timeout).
 tap() {	# kernel log
-	local k=$1 prog='?' line
+	local k=$1 prog='?' line block=()
 	while IFS= read -r line; do
 		case $line in
-		"# selftest: "*) prog=${line#\# selftest: }; prog=${prog%% *} ;;
-		"ok "*"# SKIP"*) skipped=$((skipped + 1))
+		"# selftest: "*) prog=${line#\# selftest: }; prog=${prog%% *}; block=() ;;
+		"#  RUN "*) block=("$line") ;;
+		"ok "*"# SKIP"*) skipped=$((skipped + 1)); block=()
 			echo "skip    [$k] $prog ${line#ok [0-9]* }" ;;
-		"ok "*) pass "[$k] $prog ${line#ok [0-9]* }" ;;
-		"not ok "*) fail "[$k] $prog ${line#not ok [0-9]* }" ;;
+		"ok "*) pass "[$k] $prog ${line#ok [0-9]* }"; block=() ;;
+		"not ok "*) fail "[$k] $prog ${line#not ok [0-9]* }"
+			[ ${#block[@]} -gt 0 ] &&
+				printf '%s\n' "${block[@]}" | tail -n 40 | sed 's/^/        | /'
+			block=() ;;
+		*) [ ${#block[@]} -gt 0 ] && [ ${#block[@]} -lt 400 ] && block+=("$line") ;;
 		esac
 	done < "$2"
 }
@@ -186,23 +193,62 @@ vm_report() {	# kernel
 	fi
 }
 
-# The DKMS package (scripts/dkms-test.sh): DKMS builds it on the host for
-# 6.12 in private trees, natively (the same gcc and headers the guest
-# would use; the compile under TCG made this a 28-minute VM), and a 6.12
-# VM loads that package into its DKMS tree, installs it, loads the module
-# by name and removes it again.  vm-run -n builds nothing, so it cannot
-# race with other runs.
+# The DKMS package and the Debian packages (scripts/dkms-test.sh,
+# scripts/deb.sh): DKMS builds the module on the host for 6.12 in private
+# trees, natively (the same gcc and headers the guest would use; the
+# compile under TCG made this a 28-minute VM), once from the sources of
+# `make dkms-install`, once from those layoutlease-dkms_*.deb carries;
+# `make deb` builds the four packages and lintian checks them.  Then one
+# 6.12 VM: it loads the first build into its DKMS tree, installs it, loads
+# the module by name and removes it again (make dkms-remove); then it
+# installs the .debs with apt-get, gives DKMS the second build, loads the
+# module, lists a lease with the packaged command, builds a program
+# through pkg-config and purges it all.  vm-run -n builds nothing, so it
+# cannot race with other runs.  Results: $logdir/dkms.results.
 dkms_test() {
-	local kd rc
+	local kd rc res=$logdir/dkms.results ok=ok
 	kd=$(scripts/kernels.sh fetch 6.12)
+	: >"$res"
 	echo "dkms: start $(date +%T)"
 	scripts/dkms-test.sh build "$(cat "$kd/kdir")" "$(cat "$kd/release")" "$logdir/dkms" ||
+		ok=FAIL
+	if scripts/deb.sh && [ ! -s build/deb/lintian.log ]; then
+		printf 'ok\t%s\n' "packages: make deb builds layoutlease-dkms, layoutlease-tools, liblayoutlease0 and liblayoutlease-dev; lintian clean" >>"$res"
+	else
+		printf 'FAIL\t%s\n' "packages: make deb, lintian clean" >>"$res"
+		printf 'FAIL\t%s\n' "[6.12] packages: apt-get install, DKMS, modprobe, list, pkg-config, purge (no packages)" >>"$res"
+		ok=FAIL
+	fi
+	if [ $ok = ok ]; then
+		scripts/dkms-test.sh deb-build "$(cat "$kd/kdir")" "$(cat "$kd/release")" build/deb \
+			"$logdir/deb" || ok=FAIL
+	fi
+	if [ $ok = FAIL ]; then
+		grep -q packages: "$res" || printf 'FAIL\t%s\n' "[6.12] DKMS: the host's dkms build" >>"$res"
 		return 1
-	scripts/vm-run -k 6.12 -n -b -t 1200 -- scripts/dkms-test.sh guest \
-		"$logdir/dkms/layoutlease-dkms.tar.gz" "$(cat "$kd/kdir")"
-	rc=$?
+	fi
+	# shellcheck disable=SC2016
+	scripts/vm-run -k 6.12 -n -t 1200 -- bash -c '
+		scripts/dkms-test.sh guest "$1" "$2"; echo "dkms-test: guest exit $?"
+		scripts/dkms-test.sh deb-guest build/deb "$3"; rc=$?
+		echo "dkms-test: deb-guest exit $rc"; exit $rc' - \
+		"$logdir/dkms/layoutlease-dkms.tar.gz" "$(cat "$kd/kdir")" "$logdir/deb/layoutlease-bin.tar.gz" |
+		tee "$logdir/dkms-vm.log"
+	rc=${PIPESTATUS[0]}
 	echo "dkms: vm-run exit $rc at $(date +%T)"
-	return $rc
+	# A report in the guest's kernel log fails both.
+	if grep -q "^dkms-test: guest exit 0" "$logdir/dkms-vm.log" && [ "$rc" != 125 ] &&
+		! grep -q "kernel log has a report" "$logdir/dkms-vm.log"; then
+		printf 'ok\t%s\n' "[6.12] DKMS: dkms builds the package, a 6.12 guest installs it (ldtarball, install), modprobe loads it, make dkms-remove removes it" >>"$res"
+	else
+		printf 'FAIL\t%s\n' "[6.12] DKMS: dkms build, ldtarball and install in a guest, modprobe, make dkms-remove" >>"$res"
+	fi
+	if [ "$rc" = 0 ]; then
+		printf 'ok\t%s\n' "[6.12] packages: apt-get install of the four in a guest, DKMS installs the module, modprobe, the udev rule, layoutlease list shows a held lease, a pkg-config build runs, apt-get purge leaves nothing" >>"$res"
+	else
+		printf 'FAIL\t%s\n' "[6.12] packages: apt-get install, DKMS, modprobe, udev rule, list, pkg-config, purge (vm-run exit $rc)" >>"$res"
+	fi
+	return "$rc"
 }
 
 # The RDMA test across two VMs on one wire (scripts/rxe-pair.sh), on each
@@ -358,13 +404,13 @@ report() {	# job
 		done < "$res"
 		;;
 	dkms)
-		echo "== DKMS (6.12)"
-		if [ "$(cat "$logdir/dkms.rc")" = 0 ]; then
-			pass "[6.12] DKMS: dkms builds the package, a 6.12 guest installs it (ldtarball, install), modprobe loads it, make dkms-remove removes it"
-		else
-			fail "[6.12] DKMS: dkms build, ldtarball and install in a guest, modprobe, make dkms-remove"
-			tail -n 30 "$logdir/dkms.log" | sed 's/^/        | /'
-		fi
+		echo "== DKMS and the Debian packages (6.12)"
+		while IFS=$'\t' read -r k name; do
+			if [ "$k" = ok ]; then pass "$name"; else fail "$name"; fi
+		done < "$logdir/dkms.results"
+		[ "$(cat "$logdir/dkms.rc")" = 0 ] ||
+			grep -v -E '^(Selecting|Preparing|Unpacking|\(Reading)' "$logdir/dkms.log" |
+			tail -n 40 | sed 's/^/        | /'
 		;;
 	rxe_pair:*)
 		k=${1#rxe_pair:}
