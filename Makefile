@@ -1,9 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # make              build layoutlease.ko against KDIR (the running kernel)
-# make install      install it into /lib/modules/<release>/extra and depmod
+# make install      install-module and install-tools
+# make install-module  the module into /lib/modules/<release>/extra, depmod
 # make install-tools  the command, liblayoutlease (shared and static), the
-#                    headers and liblayoutlease.pc (PREFIX=/usr/local, DESTDIR)
+#                    headers, liblayoutlease.pc, the man pages and the bash
+#                    completion (PREFIX=/usr/local, DESTDIR)
+# make deb          the Debian packages into build/deb (then apt-get install
+#                    ./build/deb/*.deb)
 # make dkms-install  the DKMS package: sources in /usr/src, built and
 #                    installed for the running kernel, rebuilt for new ones
 # make dkms-remove   remove it from DKMS, every kernel
@@ -27,12 +31,21 @@ compat_config.h: $(wildcard kernel/probes/*.c) scripts/probe.sh $(KDIR)/.config
 module: compat_config.h
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
 
-install: module
-	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
-	depmod -a $(shell $(MAKE) -s -C $(KDIR) kernelrelease 2>/dev/null || uname -r)
+install: install-module install-tools
+
+# Under DESTDIR (a package's tree) the module goes to
+# DESTDIR/lib/modules/<release>/extra and depmod is left to the package.
+install-module: module
+	$(MAKE) -C $(KDIR) M=$(CURDIR) $(if $(DESTDIR),INSTALL_MOD_PATH=$(DESTDIR)) modules_install
+	$(if $(DESTDIR),,depmod -a $(shell $(MAKE) -s -C $(KDIR) kernelrelease 2>/dev/null || uname -r))
 
 install-tools:
 	$(MAKE) -C tools install
+
+# The Debian packages into build/deb (scripts/deb.sh): layoutlease-dkms,
+# layoutlease-tools, liblayoutlease0, liblayoutlease-dev, checked by lintian.
+deb: deps
+	@scripts/deb.sh
 
 # What DKMS needs to build the module (no tools, tests or documentation),
 # without objects of an earlier build here.
@@ -81,4 +94,4 @@ demo: deps
 vm: deps
 	scripts/vm-run -k $(K) -- $(CMD)
 
-.PHONY: all module install install-tools dkms-src dkms-install dkms-remove clean deps style matrix check demo bench stress vm FORCE
+.PHONY: all module install install-module install-tools deb dkms-src dkms-install dkms-remove clean deps style matrix check demo bench stress vm FORCE
