@@ -6,8 +6,8 @@
 #
 #  - every file is where Debian puts it (multiarch libdir);
 #  - the shared library's soname is liblayoutlease.so.0 and it exports
-#    exactly the functions that <layoutlease.h> declares, in the version
-#    node LIBLAYOUTLEASE_0;
+#    exactly the functions that <layoutlease.h> declares, each in the
+#    version node liblayoutlease.map gives it (LIBLAYOUTLEASE_0, _0.4);
 #  - the command and the rdma-core example build against the installed
 #    headers and library through pkg-config alone (the sysroot's), need
 #    liblayoutlease.so.0 and run from it; a static link needs nothing;
@@ -48,14 +48,17 @@ fi
 
 so=$(readlink -f "$dest$lib/liblayoutlease.so")
 soname=$(readelf -d "$so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
-# The header's functions: the names before "(" on declaration lines.
+# The header's functions: the names before "(" on declaration lines; each
+# must be exported in the version node that the map file gives it.
 want=$(sed -n 's/^[a-z].*[ *]\(ll_[a-z_]*\)(.*/\1/p' tools/lib/layoutlease.h | sort)
+nodes=$(awk '/^LIBLAYOUTLEASE_[0-9.]* *\{/ { node = $1 }
+	/^\tll_[a-z_]*;/ { sub(/;/, "", $1); print $1 "@@" node }' tools/lib/liblayoutlease.map | sort)
 got=$(nm -D --defined-only "$so" | awk '$2 == "T" { print $3 }' | sort)
 if [ "$soname" = liblayoutlease.so.0 ] && [ -n "$want" ] &&
-	[ "$(printf '%s@@LIBLAYOUTLEASE_0\n' $want)" = "$got" ]; then
-	ok "shared library: soname $soname, exports the header's $(echo "$want" | wc -l) functions in LIBLAYOUTLEASE_0, nothing else"
+	[ "$(echo "$nodes" | sed 's/@@.*//')" = "$want" ] && [ "$nodes" = "$got" ]; then
+	ok "shared library: soname $soname, exports the header's $(echo "$want" | wc -l) functions in their version nodes ($(echo "$nodes" | sed 's/.*@@//' | sort -u | tr '\n' ' ')), nothing else"
 else
-	bad "shared library: soname '$soname'; header: $(echo "$want" | tr '\n' ' '); exported: $(echo "$got" | tr '\n' ' ')"
+	bad "shared library: soname '$soname'; header: $(echo "$want" | tr '\n' ' '); map: $(echo "$nodes" | tr '\n' ' '); exported: $(echo "$got" | tr '\n' ' ')"
 fi
 
 pc() { PKG_CONFIG_SYSROOT_DIR=$dest PKG_CONFIG_LIBDIR=$dest$lib/pkgconfig pkg-config "$@" liblayoutlease; }

@@ -70,7 +70,7 @@ FIXTURE_SETUP(swapext)
 
 	page_size = sysconf(_SC_PAGESIZE);
 	self->len = NPAGES * page_size;
-	self->devfd = ll_open();
+	self->devfd = ll_dev_open();
 	ASSERT_LE(0, self->devfd);
 	for (i = 0; i < 2; i++) {
 		snprintf(self->path[i], sizeof(self->path[i]), "%s/swapext%d.%d",
@@ -244,7 +244,7 @@ FIXTURE_SETUP(reflink)
 	if (system(cmd))
 		SKIP(return, "XFS with reflink cannot be mounted with DAX here");
 	self->mounted = true;
-	self->devfd = ll_open();
+	self->devfd = ll_dev_open();
 	ASSERT_LE(0, self->devfd);
 	for (i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), SCRATCH "/f%d", i);
@@ -403,7 +403,7 @@ TEST(swapon_of_dax_refused)
 	static const char *const fs[] = { "xfs", "ext4" };
 	static char buf[1 << 20];
 	char path[256], cmd[300];
-	int i, j, devfd = ll_open(), fd, lease_fd;
+	int i, j, devfd = ll_dev_open(), fd, lease_fd;
 	__u64 id;
 	char *m;
 
@@ -522,7 +522,7 @@ FIXTURE_SETUP(exchange)
 	fa.fsx_xflags |= FS_XFLAG_DAX;
 	ASSERT_EQ(0, ioctl(dir, FS_IOC_FSSETXATTR, &fa));
 	close(dir);
-	self->devfd = ll_open();
+	self->devfd = ll_dev_open();
 	ASSERT_LE(0, self->devfd);
 	for (i = 0; i < 2; i++) {
 		self->fd[i] = open_filled(path[i], i ? 0xa5 : 0x5a, self->len);

@@ -100,7 +100,7 @@ FIXTURE_VARIANT_ADD(brk, ext4) { .fs = "ext4", .breaks = breaks_ext4 };
 
 FIXTURE_SETUP(brk)
 {
-	self->devfd = ll_open();
+	self->devfd = ll_dev_open();
 	ASSERT_LE(0, self->devfd);
 }
 

@@ -183,7 +183,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	load_importer();
-	devfd = ll_open();
+	devfd = ll_dev_open();
 	if (devfd < 0)
 		die(LAYOUTLEASE_DEVICE);
 	for (r = 0; r < 3; r++)

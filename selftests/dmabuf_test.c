@@ -95,7 +95,7 @@ FIXTURE_SETUP(exp)
 {
 	self->ps = sysconf(_SC_PAGESIZE);
 	self->len = NPAGES * self->ps;
-	self->devfd = ll_open();
+	self->devfd = ll_dev_open();
 	ASSERT_LE(0, self->devfd);
 	self->imp = open(LL_IMPORTER_DEVICE, O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->imp) TH_LOG("ll_importer.ko is not loaded");
@@ -382,7 +382,7 @@ static int klog_count(const char *pattern)
 static void other_file_breaks_on_time(struct __test_metadata *_metadata,
 				      const char *fs)
 {
-	int devfd = ll_open(), fd, lease_fd, status;
+	int devfd = ll_dev_open(), fd, lease_fd, status;
 	long ps = sysconf(_SC_PAGESIZE);
 	long long t0, t;
 	char path[256], *m;

@@ -417,7 +417,7 @@ FIXTURE_SETUP(fi)
 	self->ps = sysconf(_SC_PAGESIZE);
 	self->len = NPAGES * self->ps;
 	s_reset(self);
-	self->devfd = ll_open();
+	self->devfd = ll_dev_open();
 	ASSERT_LE(0, self->devfd);
 	snprintf(self->path, sizeof(self->path), "%s/fi.%d", ll_mount(variant->fs), getpid());
 	snprintf(self->pathb, sizeof(self->pathb), "%s/fib.%d", ll_mount(variant->fs), getpid());
@@ -969,7 +969,7 @@ TEST_F_TIMEOUT(init, module_init_every_failure_point, 900)
 	/* The module works: a lease, a pin, a truncate that breaks it. */
 	{
 		char path[256], *map;
-		int devfd = ll_open(), f, lease_fd = -1;
+		int devfd = ll_dev_open(), f, lease_fd = -1;
 		size_t len = 4 * sysconf(_SC_PAGESIZE);
 
 		ASSERT_LE(0, devfd);

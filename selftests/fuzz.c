@@ -2212,7 +2212,7 @@ int main(int argc, char **argv)
 		mypid = getpid();	/* worker: a fuzzer of its own */
 	}
 	printf("%sTAP version 13\n%s1..1\n# seed %llu\n", tap, tap, seed);
-	devfd = ll_open();
+	devfd = ll_dev_open();
 	if (devfd < 0) {
 		printf("%sok 1 fuzz # SKIP no %s\n", tap, LAYOUTLEASE_DEVICE);
 		return 0;

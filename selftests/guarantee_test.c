@@ -46,7 +46,7 @@ FIXTURE_SETUP(g)
 {
 	page_size = sysconf(_SC_PAGESIZE);
 	self->len = NPAGES * page_size;
-	self->devfd = ll_open();
+	self->devfd = ll_dev_open();
 	ASSERT_LE(0, self->devfd);
 	snprintf(self->path, sizeof(self->path), "%s/guarantee.%d",
 		 ll_mount(variant->fs), getpid());
@@ -659,7 +659,7 @@ TEST(ext2_ext3_refused)
 
 	if (!dev)
 		SKIP(return, "no scratch pmem device (LL_SCRATCH)");
-	devfd = ll_open();
+	devfd = ll_dev_open();
 	ASSERT_LE(0, devfd);
 	mkdir("/mnt/scratch", 0755);
 	for (i = 0; i < 2; i++) {
@@ -886,7 +886,7 @@ static void limited_user(const char *dir, int report, int go)
 	pid_t g1, g2;
 
 	snprintf(path, sizeof(path), "%s/limits.%d", dir, getpid());
-	devfd = ll_open();
+	devfd = ll_dev_open();
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	if (devfd < 0 || fd < 0 || ftruncate(fd, 8 * page_size))
 		goto out;
@@ -988,7 +988,7 @@ TEST(per_user_limits)
 		fclose(f);
 	}
 	snprintf(path, sizeof(path), "%s/limits.root.%d", ll_mount("xfs"), getpid());
-	devfd = ll_open();
+	devfd = ll_dev_open();
 	ASSERT_LE(0, devfd);
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	ASSERT_LE(0, fd);
@@ -1047,7 +1047,7 @@ TEST(proc_shows_everything)
 	char path[256], *map;
 
 	page_size = sysconf(_SC_PAGESIZE);
-	devfd = ll_open();
+	devfd = ll_dev_open();
 	ASSERT_LE(0, devfd);
 	snprintf(path, sizeof(path), "%s/proc.%d", ll_mount("xfs"), getpid());
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);

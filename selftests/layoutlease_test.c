@@ -61,7 +61,7 @@ FIXTURE(dev) {
 
 FIXTURE_SETUP(dev)
 {
-	self->fd = ll_open();
+	self->fd = ll_dev_open();
 	ASSERT_LE(0, self->fd);
 }
 
@@ -188,7 +188,7 @@ TEST(open_close_many)
 	int i, fd;
 
 	for (i = 0; i < 1000; i++) {
-		fd = ll_open();
+		fd = ll_dev_open();
 		ASSERT_LE(0, fd);
 		ASSERT_EQ(0, close(fd));
 	}

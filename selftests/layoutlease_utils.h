@@ -68,7 +68,7 @@ static inline long ll_rn(long n)
 		EXPECT_EQ(expected_errno, errno);                              \
 	})
 
-static inline int ll_open(void)
+static inline int ll_dev_open(void)
 {
 	return open(LAYOUTLEASE_DEVICE, O_RDWR | O_CLOEXEC);
 }

@@ -51,7 +51,7 @@ FIXTURE_SETUP(lease)
 
 	page_size = sysconf(_SC_PAGESIZE);
 	self->len = NPAGES * page_size;
-	self->devfd = ll_open();
+	self->devfd = ll_dev_open();
 	ASSERT_LE(0, self->devfd);
 	snprintf(self->path, sizeof(self->path), "%s/lease.%d",
 		 ll_mount(variant->fs), getpid());

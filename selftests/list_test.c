@@ -126,7 +126,7 @@ FIXTURE_SETUP(list)
 		SKIP(return, "no python3-jsonschema");
 	ASSERT_EQ(0, access(self->tool, X_OK)) TH_LOG("%s: make -C tools", self->tool);
 	self->len = NPAGES * ps;
-	self->devfd = ll_open();
+	self->devfd = ll_dev_open();
 	ASSERT_LE(0, self->devfd);
 	snprintf(self->path, sizeof(self->path), "%s/list.%d", ll_mount(variant->fs), getpid());
 	snprintf(self->out, sizeof(self->out), "/tmp/list_test.%d.json", getpid());

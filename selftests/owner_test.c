@@ -65,7 +65,7 @@ FIXTURE_VARIANT_ADD(own, ext4) { .fs = "ext4" };
 FIXTURE_SETUP(own)
 {
 	self->len = NPAGES * sysconf(_SC_PAGESIZE);
-	self->devfd = ll_open();
+	self->devfd = ll_dev_open();
 	ASSERT_LE(0, self->devfd);
 	snprintf(self->path, sizeof(self->path), "%s/owner.%d",
 		 ll_mount(variant->fs), getpid());

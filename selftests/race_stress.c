@@ -919,7 +919,7 @@ int main(int argc, char **argv)
 	mainpid = getpid();
 	ps = sysconf(_SC_PAGESIZE);
 	printf("TAP version 13\n1..1\n# seed %llu\n", seed);
-	devfd = ll_open();
+	devfd = ll_dev_open();
 	if (devfd < 0) {
 		printf("ok 1 race_stress # SKIP no %s\n", LAYOUTLEASE_DEVICE);
 		return 0;

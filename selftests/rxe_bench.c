@@ -180,7 +180,7 @@ int main(int argc, char **argv)
 	odp_ok = !ibv_query_device_ex(ctx, NULL, &dx) &&
 		 (dx.odp_caps.general_caps & IBV_ODP_SUPPORT) &&
 		 (dx.odp_caps.per_transport_caps.rc_odp_caps & IBV_ODP_SUPPORT_WRITE);
-	devfd = ll_open();
+	devfd = ll_dev_open();
 	snprintf(path, sizeof(path), "%s/rxe_bench.%d", argv[1], getpid());
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	if (!src_mr || devfd < 0 || fd < 0 || fallocate(fd, 0, 0, len))

@@ -51,7 +51,7 @@ static inline int rxe_file_setup(struct __test_metadata *_metadata, struct rxe_f
 	f->map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd, 0);
 	ASSERT_NE(MAP_FAILED, f->map);
 	memset(f->map, 0x11, len);
-	f->devfd = ll_open();
+	f->devfd = ll_dev_open();
 	ASSERT_LE(0, f->devfd);
 	return 0;
 }

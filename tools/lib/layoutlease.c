@@ -52,7 +52,8 @@ int ll_pin(int lease_fd, void *addr, unsigned long long length,
 
 	if (ioctl(lease_fd, LAYOUTLEASE_IOC_PIN, &cmd))
 		return -errno;
-	*pin_id = cmd.out_pin_id;
+	if (pin_id)
+		*pin_id = cmd.out_pin_id;
 	return 0;
 }
 

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * liblayoutlease: a small C library over /dev/layoutlease.
- * Every function returns 0 or a negative errno; none sets errno.
+ * The ioctl-level functions return 0 (or an fd) or a negative errno and
+ * do not set errno; the fcntl-style ones return -1 and set errno, as
+ * fcntl(2) does.
  */
 #ifndef _LIBLAYOUTLEASE_H
 #define _LIBLAYOUTLEASE_H
@@ -50,6 +52,33 @@ const char *ll_event_name(unsigned int type);
 
 /* The name of command @nr (LAYOUTLEASE_CMD_*), or NULL if unknown here. */
 const char *ll_command_name(unsigned int nr);
+
+/*
+ * fcntl-style calls (LIBLAYOUTLEASE_0.4): a layout lease of the whole file
+ * open as @fd, named by @fd as fcntl(F_SETLEASE) names a file lease.  They
+ * return -1 and set errno; they are thread-safe, not async-signal-safe.
+ * Documentation/uapi.rst compares them with fcntl(2).
+ */
+
+/*
+ * F_RDLCK: take the lease (or keep it, and join as an owner in a child);
+ * F_UNLCK: release this process's hold on it.  EAGAIN: a break is in
+ * progress (F_RDLCK), no lease (F_UNLCK); EINVAL: another @type, or not a
+ * file of a DAX mount.
+ */
+int ll_setlease(int fd, int type);
+
+/* F_RDLCK while the lease is held and not breaking, else F_UNLCK. */
+int ll_getlease(int fd);
+
+/* The signal of @fd's lease events, 0 for SIGIO; before or after the lease. */
+int ll_setsig(int fd, int sig);
+
+/* The signal ll_setsig() chose for @fd, 0 for SIGIO. */
+int ll_getsig(int fd);
+
+/* The lease fd of @fd's lease, for ll_pin() and read(); ENOENT if none. */
+int ll_lease_fd(int fd);
 
 #ifdef __cplusplus
 }
