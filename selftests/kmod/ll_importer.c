@@ -154,14 +154,20 @@ static void lli_unmap_locked(struct lli_dev *d)
 		if (!folio_maybe_dma_pinned(page_folio(page)))
 			unpinned++;
 	}
-	dma_buf_unmap_attachment(d->attach, d->sgt, DMA_BIDIRECTIONAL);
-	d->sgt = NULL;
+	/*
+	 * The record goes first: the exporter's revocation waits for this
+	 * unmap and then tells the holder, who may read the status before
+	 * dma_buf_unmap_attachment() has returned here (seen on the 7.2
+	 * KASAN kernel: UNMAPPED read, st.mapped still 1).
+	 */
 	spin_lock(&d->st_lock);
 	d->st.mapped = 0;
 	d->st.unpinned_unmap += unpinned;
 	if (d->stopped)
 		d->st.unmap_ns = ktime_get_ns();
 	spin_unlock(&d->st_lock);
+	dma_buf_unmap_attachment(d->attach, d->sgt, DMA_BIDIRECTIONAL);
+	d->sgt = NULL;
 }
 
 static void lli_unmap_work(struct work_struct *work)
