@@ -45,7 +45,7 @@ static void ll_end_break(struct ll_file *lf)
 	lf->breaking = false;
 	lf->notified = false;
 	lf->draining = false;
-	trace_ll_break_end(lf->mapping, lf->npins);
+	trace_ll_break_end(lf->mapping, lf->dev, lf->ino, lf->npins);
 }
 
 /* Start a break of @lf if it has pins and none is in progress. */
@@ -56,7 +56,7 @@ static void ll_break_start_locked(struct ll_file *lf)
 		return;
 	lf->breaking = true;
 	lf->break_start = ktime_get();
-	trace_ll_break_start(lf->mapping, lf->npins);
+	trace_ll_break_start(lf->mapping, lf->dev, lf->ino, lf->npins);
 	/* Pins hold leases hold @lf: this is never the last. */
 	kref_get(&lf->ref);
 	if (!queue_work(ll_wq, &lf->break_work))

@@ -61,6 +61,9 @@ int ll_ucmd_respond(struct ll_ucmd *ucmd, size_t cmd_len);
  * struct ll_file - break state of one leased file
  * @node: in the ll_files hash, keyed by @mapping; RCU for readers
  * @mapping: the file's address_space (the kprobe's key)
+ * @dev: the file's device, for the tracepoints; set at creation, as the
+ *       work items may outlive the inode (see @revoke_work)
+ * @ino: the file's inode number, likewise
  * @ref: one per lease on the file
  * @lock: protects @leases, @npins, the break state (@breaking to
  *        @drain_end), the state of every pin of every lease on the file
@@ -99,6 +102,8 @@ int ll_ucmd_respond(struct ll_ucmd *ucmd, size_t cmd_len);
 struct ll_file {
 	struct hlist_node node;
 	struct address_space *mapping;
+	dev_t dev;
+	u64 ino;
 	struct kref ref;
 	spinlock_t lock;		/* see above */
 	struct list_head leases;

@@ -58,6 +58,8 @@ static noinline struct ll_file *ll_file_get(struct address_space *mapping)
 	if (!lf)
 		return NULL;
 	lf->mapping = mapping;
+	lf->dev = mapping->host->i_sb->s_dev;
+	lf->ino = mapping->host->i_ino;
 	kref_init(&lf->ref);
 	spin_lock_init(&lf->lock);
 	INIT_LIST_HEAD(&lf->leases);
@@ -294,6 +296,7 @@ void ll_lease_event(struct ll_lease *lease, u32 type, u64 pin_id, u64 offset,
 		.deadline_ns = ktime_to_ns(deadline),
 		.time_ns = ktime_get_ns(),
 	};
+	unsigned int owners = 0;
 	struct ll_owner *o;
 
 	/*
@@ -306,8 +309,10 @@ void ll_lease_event(struct ll_lease *lease, u32 type, u64 pin_id, u64 offset,
 	list_for_each_entry(o, &lease->owners, node) {
 		ll_owner_signal(o);
 		ll_owner_queue(o, &ev);
+		owners++;
 	}
 	spin_unlock(&lease->owner_lock);
+	trace_ll_event(lease->id, type, pin_id, owners);
 	wake_up_interruptible_poll(&lease->readq, EPOLLIN | EPOLLRDNORM);
 }
 

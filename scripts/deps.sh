@@ -10,7 +10,7 @@ LL_CACHE=${LL_CACHE:-/var/cache/layoutlease}
 pkgs="build-essential bc bison flex libelf-dev libssl-dev dwarves kmod cpio
 	xz-utils zstd gzip rsync ccache sparse perl python3 debootstrap
 	qemu-system-x86 busybox-static ndctl xfsprogs xfslibs-dev e2fsprogs linux-source-6.12
-	libibverbs-dev ibverbs-providers rdma-core perftest iproute2 dkms pkg-config python3-jsonschema python3-docutils mandoc
+	libibverbs-dev ibverbs-providers rdma-core perftest iproute2 dkms pkg-config python3-jsonschema python3-docutils mandoc bpftrace
 	debhelper dh-dkms dpkg-dev lintian udev"
 missing=
 for p in $pkgs; do

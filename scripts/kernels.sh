@@ -106,6 +106,23 @@ fix_headers() {	# root release
 	for l in "$root"/lib/modules/"$rel"/build "$root"/usr/lib/modules/"$rel"/build; do
 		if [ -L "$l" ]; then ln -sfn "$hdr" "$l"; fi
 	done
+	fix_source_link "$root" "$rel"
+}
+
+# lib/modules/<release>/source names the -common headers by absolute path:
+# point it at the extracted ones, so that what looks for the headers there
+# in a guest (bpftrace includes include/linux/kconfig.h) finds them, as on
+# an installed system.  Idempotent: also run on kernels fetched before.
+fix_source_link() {	# root release
+	local l t
+	for l in "$1"/lib/modules/"$2"/source "$1"/usr/lib/modules/"$2"/source; do
+		[ -L "$l" ] || continue
+		t=$(readlink "$l")
+		case $t in
+		"$1"/*) ;;
+		/*) if [ -d "$1$t" ]; then ln -sfn "$1$t" "$l"; fi ;;
+		esac
+	done
 }
 
 fetch_bookworm() {	# name release dir
@@ -202,6 +219,7 @@ fetch() {
 		*) fetch_bookworm "$name" "$rel" "$dir" ;;
 		esac
 	fi
+	fix_source_link "$dir/root" "$rel"
 	echo "$dir"
 }
 

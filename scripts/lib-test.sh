@@ -36,6 +36,7 @@ for f in /usr/bin/layoutlease /usr/lib/layoutlease/liblayoutlease-preload.so \
 	"$lib/liblayoutlease.so.0" "$lib/liblayoutlease.so" "$lib/liblayoutlease.a" \
 	/usr/include/layoutlease.h /usr/include/linux/layoutlease.h \
 	/usr/share/bash-completion/completions/layoutlease /usr/share/man/man1/layoutlease.1 \
+	/usr/share/layoutlease/layoutlease-break.bt \
 	/usr/share/man/man4/layoutlease.4 /usr/share/man/man3/liblayoutlease.3 \
 	"$lib/pkgconfig/liblayoutlease.pc"; do
 	[ -e "$dest$f" ] || missing="$missing $f"
@@ -65,7 +66,7 @@ pc() { PKG_CONFIG_SYSROOT_DIR=$dest PKG_CONFIG_LIBDIR=$dest$lib/pkgconfig pkg-co
 # shellcheck disable=SC2086 # the flags are words
 if flags=$(pc --cflags --libs) && [ "$(pc --modversion)" = \
 	"$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)" ] &&
-	gcc -O2 -Wall -Werror -o "$d/layoutlease" tools/layoutlease.c tools/list.c $flags 2>"$d/cc.log" &&
+	gcc -O2 -Wall -Werror -o "$d/layoutlease" tools/layoutlease.c tools/list.c tools/watch.c $flags 2>"$d/cc.log" &&
 	gcc -O2 -Wall -Werror -o "$d/rdma-dmabuf" tools/examples/rdma-dmabuf.c $flags -libverbs 2>>"$d/cc.log"; then
 	ok "pkg-config: the command and the example build against the installed library ($flags)"
 else
@@ -82,7 +83,7 @@ else
 	bad "the built command does not need or run from the installed liblayoutlease.so.0"
 fi
 # shellcheck disable=SC2046
-if gcc -O2 -o "$d/layoutlease-static" tools/layoutlease.c tools/list.c $(pc --cflags) \
+if gcc -O2 -o "$d/layoutlease-static" tools/layoutlease.c tools/list.c tools/watch.c $(pc --cflags) \
 	-L"$dest$lib" -Wl,-Bstatic -llayoutlease -Wl,-Bdynamic 2>"$d/cc.log" &&
 	! readelf -d "$d/layoutlease-static" | grep -q liblayoutlease; then
 	ok "static: the command links liblayoutlease.a and needs no shared library"
@@ -110,14 +111,14 @@ else
 	bad "layoutlease(1): lint"
 fi
 missing=
-for sub in info list hold; do
+for sub in info list watch hold; do
 	for o in $(build/tools/layoutlease "$sub" --help | grep -o -E '(^| )--?[A-Za-z][a-z-]*' | sort -u); do
 		[ "$o" = --help ] && continue
 		grep -q -F -- "$(echo "$o" | sed 's/-/\\-/g')" "$man" || missing="$missing $sub:$o"
 	done
 done
 if [ -z "$missing" ]; then
-	ok "layoutlease(1) names every option of info, list and hold --help"
+	ok "layoutlease(1) names every option of info, list, watch and hold --help"
 else
 	bad "layoutlease(1) lacks$missing"
 fi

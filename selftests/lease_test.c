@@ -376,7 +376,7 @@ TEST_F(lease, tracepoints)
 {
 	static const char *const want[] = {
 		"ll_lease_create:", "ll_pin:", "ll_break_start:", "ll_unpin:",
-		"ll_break_end:", "ll_lease_release:", "ll_revoke:",
+		"ll_break_end:", "ll_lease_release:", "ll_revoke:", "ll_event:",
 	};
 	const char *tr = "/sys/kernel/tracing";
 	static char buf[1 << 16];

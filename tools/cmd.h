@@ -6,4 +6,7 @@
 /* layoutlease list [-J|--json] [-r|--raw] (list.c); returns the exit code. */
 int cmd_list(int argc, char **argv);
 
+/* layoutlease watch [-J] [-c COUNT] [--fd N [--pid PID]] (watch.c). */
+int cmd_watch(int argc, char **argv);
+
 #endif

@@ -5,6 +5,9 @@
  *   layoutlease info [-J] what the running module supports; -J: as JSON
  *   layoutlease list [-J] the leases of the system (/proc/layoutleases);
  *                        -J: as JSON (list.c)
+ *   layoutlease watch [-J] [-c COUNT] [--fd N [--pid PID]]
+ *                        print events as they happen: of a lease fd, or of
+ *                        every lease from the tracepoints (watch.c)
  *   layoutlease hold [-t MS] [-i] [-e] FILE
  *                        lease FILE, map and pin all of it, and print what
  *                        happens; unpin at a break unless -i (ignore it);
@@ -29,9 +32,12 @@
 
 static int usage(FILE *f)
 {
-	fprintf(f, "usage: layoutlease info [-J] | list [-J] [-r] | hold [-t MS] [-i] [-e] FILE\n"
+	fprintf(f, "usage: layoutlease info [-J] | list [-J] [-r] | watch [-J] [-c COUNT] [--fd N [--pid PID]]\n"
+		   "                   | hold [-t MS] [-i] [-e] FILE\n"
 		   "  info   show the interface the loaded module offers; -J as JSON\n"
 		   "  list   show every lease (/proc/layoutleases); -J as JSON, -r raw\n"
+		   "  watch  print events as they happen: of lease fd N (of process PID),\n"
+		   "         or of every lease from the tracepoints; -J as JSON lines\n"
 		   "  hold   lease FILE, pin all of it, report events until the\n"
 		   "         pin is gone; -t break timeout in ms, -i ignore breaks,\n"
 		   "         -e export the pin as a dma-buf\n"
@@ -268,6 +274,8 @@ int main(int argc, char **argv)
 		return cmd_info(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "list"))
 		return cmd_list(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "watch"))
+		return cmd_watch(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "hold"))
 		return cmd_hold(argc - 1, argv + 1);
 	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
