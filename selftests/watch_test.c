@@ -231,60 +231,74 @@ static int validate_json(FIXTURE_DATA(w) *self, const char *text)
 	return system(cmd) ? -1 : (unlink(file), 0);
 }
 
-/* The records of an inherited lease fd; the holder's queue keeps its own. */
-TEST_F(w, fd_records)
+/*
+ * Lease and pin the whole file, run `watch [@json] -c 2 --fd LEASE_FD` on
+ * the inherited lease fd, break cooperatively (the holder's own queue gets
+ * BREAK and BREAK_DONE too) and wait for the watch to exit 0.  Returns the
+ * lease id; the output is in @c.
+ */
+static __u64 watch_one_break(struct __test_metadata *_metadata, FIXTURE_DATA(w) *self,
+			     struct cmd *c, const char *json)
 {
-	char fdarg[16], id[64], *argv[] = { self->tool, "watch", "-c", "2", "--fd", fdarg, NULL };
 	struct layoutlease_lease_create lc = { .size = sizeof(lc), .fd = self->fd,
 					       .length = self->len };
-	struct cmd *c = calloc(1, sizeof(*c));
-	char want[128];
-	const char *p;
+	char fdarg[16], id[64];
+	char *argv[] = { self->tool, "watch", "-c", "2", "--fd", fdarg, NULL, NULL };
 	__u64 pin;
 
-	ASSERT_EQ(0, ioctl(self->devfd, LAYOUTLEASE_IOC_LEASE_CREATE, &lc));
+	if (json) {
+		argv[6] = argv[5];
+		argv[5] = argv[4];
+		argv[4] = argv[3];
+		argv[3] = argv[2];
+		argv[2] = (char *)json;
+	}
+	EXPECT_EQ(0, ioctl(self->devfd, LAYOUTLEASE_IOC_LEASE_CREATE, &lc));
 	test_cmd_pin(lc.out_lease_fd, self->map, self->len, &pin);
 	snprintf(fdarg, sizeof(fdarg), "%d", lc.out_lease_fd);
 	snprintf(id, sizeof(id), "watching lease %llu", (unsigned long long)lc.out_lease_id);
-	ASSERT_EQ(0, cmd_start(c, argv, lc.out_lease_fd));
-	ASSERT_TRUE(cmd_wait_for(c, true, id, 20000)) TH_LOG("stderr: %s", c->ebuf);
+	EXPECT_EQ(0, cmd_start(c, argv, lc.out_lease_fd));
+	EXPECT_TRUE(cmd_wait_for(c, true, id, 20000)) TH_LOG("stderr: %s", c->ebuf);
 	cooperative_break(_metadata, self, lc.out_lease_fd, pin);
-	ASSERT_EQ(0, cmd_end(c, false, 20000)) TH_LOG("stderr: %s", c->ebuf);
+	EXPECT_EQ(0, cmd_end(c, false, 20000)) TH_LOG("stderr: %s", c->ebuf);
+	close(lc.out_lease_fd);
+	return lc.out_lease_id;
+}
+
+/* The records of an inherited lease fd; the holder's queue keeps its own. */
+TEST_F(w, fd_records)
+{
+	struct cmd *c = calloc(1, sizeof(*c));
+	char want[128];
+	const char *p;
+	__u64 id;
+
+	id = watch_one_break(_metadata, self, c, NULL);
+	ASSERT_EQ(KSFT_PASS, _metadata->exit_code);
 	snprintf(want, sizeof(want), " lease %llu BREAK range 0-%zu deadline in ",
-		 (unsigned long long)lc.out_lease_id, self->len);
+		 (unsigned long long)id, self->len);
 	p = after(c->obuf, NULL, want);
 	ASSERT_NE(NULL, p) TH_LOG("output: %s", c->obuf);
 	snprintf(want, sizeof(want), " lease %llu BREAK_DONE range 0-%zu\n",
-		 (unsigned long long)lc.out_lease_id, self->len);
+		 (unsigned long long)id, self->len);
 	ASSERT_NE(NULL, after(c->obuf, p, want)) TH_LOG("output: %s", c->obuf);
-	close(lc.out_lease_fd);
 	free(c);
 }
 
 /* -J: one object per line, which the schema accepts. */
 TEST_F(w, fd_json)
 {
-	char fdarg[16], id[64], *argv[] = { self->tool, "watch", "-J", "-c", "2", "--fd", fdarg, NULL };
-	struct layoutlease_lease_create lc = { .size = sizeof(lc), .fd = self->fd,
-					       .length = self->len };
 	struct cmd *c = calloc(1, sizeof(*c));
 	char want[128];
-	__u64 pin;
+	__u64 id;
 
-	ASSERT_EQ(0, ioctl(self->devfd, LAYOUTLEASE_IOC_LEASE_CREATE, &lc));
-	test_cmd_pin(lc.out_lease_fd, self->map, self->len, &pin);
-	snprintf(fdarg, sizeof(fdarg), "%d", lc.out_lease_fd);
-	snprintf(id, sizeof(id), "watching lease %llu", (unsigned long long)lc.out_lease_id);
-	ASSERT_EQ(0, cmd_start(c, argv, lc.out_lease_fd));
-	ASSERT_TRUE(cmd_wait_for(c, true, id, 20000)) TH_LOG("stderr: %s", c->ebuf);
-	cooperative_break(_metadata, self, lc.out_lease_fd, pin);
-	ASSERT_EQ(0, cmd_end(c, false, 20000)) TH_LOG("stderr: %s", c->ebuf);
+	id = watch_one_break(_metadata, self, c, "-J");
+	ASSERT_EQ(KSFT_PASS, _metadata->exit_code);
 	snprintf(want, sizeof(want), "\"lease\": %llu, \"event\": \"BREAK\", \"pin\": 0, \"offset\": 0, \"length\": %zu,",
-		 (unsigned long long)lc.out_lease_id, self->len);
+		 (unsigned long long)id, self->len);
 	ASSERT_NE(NULL, strstr(c->obuf, want)) TH_LOG("output: %s", c->obuf);
 	ASSERT_NE(NULL, strstr(c->obuf, "\"event\": \"BREAK_DONE\"")) TH_LOG("output: %s", c->obuf);
 	ASSERT_EQ(0, validate_json(self, c->obuf)) TH_LOG("output: %s", c->obuf);
-	close(lc.out_lease_fd);
 	free(c);
 }
 

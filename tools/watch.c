@@ -324,14 +324,15 @@ static int watch_trace(long count, int json)
 	ret = 0;
 	while (!stop && (count < 0 || seen < count)) {
 		if (!fgets(line, sizeof(line), pipe)) {
-			if (ferror(pipe) && errno != EINTR) {
+			if (ferror(pipe) && errno == EINTR) {	/* a signal: stop? */
+				clearerr(pipe);
+				continue;
+			}
+			if (ferror(pipe)) {
 				perror("layoutlease: trace_pipe");
 				ret = 1;
 			}
-			if (!ferror(pipe) || errno != EINTR)
-				break;
-			clearerr(pipe);
-			continue;
+			break;
 		}
 		if (print_trace_line(line, json)) {
 			seen++;
@@ -361,7 +362,7 @@ int cmd_watch(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	int opt, json = 0, fd = -1, pid = 0, pidfd = -1, ret;
+	int opt, json = 0, fd = -1, pid = 0, pidfd = -1;
 	struct sigaction sa = { .sa_handler = on_signal };
 	unsigned long long id;
 	long count = -1;
@@ -427,6 +428,5 @@ int cmd_watch(int argc, char **argv)
 	/* The first poll makes this process's queue: records from here on. */
 	poll(&(struct pollfd){ .fd = fd, .events = POLLIN }, 1, 0);
 	fprintf(stderr, "layoutlease: watching lease %llu\n", id);
-	ret = watch_fd(fd, pidfd, count, json);
-	return ret;
+	return watch_fd(fd, pidfd, count, json);
 }
