@@ -54,6 +54,10 @@ static void ll_break_start_locked(struct ll_file *lf)
 	lockdep_assert_held(&lf->lock);
 	if (!lf->npins || lf->breaking)
 		return;
+	/* Past the refusals of exclusive.c: broken, as an ordinary lease. */
+	if (ll_exclusive_pinned_locked(lf))
+		pr_warn_ratelimited("breaking an exclusive lease of %u:%u:%llu: the operation passed the refusal (a pin or an fd that raced it, or a path the module does not refuse)\n",
+				    MAJOR(lf->dev), MINOR(lf->dev), lf->ino);
 	lf->breaking = true;
 	lf->break_start = ktime_get();
 	trace_ll_break_start(lf->mapping, lf->dev, lf->ino, lf->npins);

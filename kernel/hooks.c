@@ -38,6 +38,7 @@
 #include <linux/kprobes.h>
 #include <linux/module.h>
 #include <linux/ptrace.h>
+#include <linux/uaccess.h>
 
 #include "layoutlease.h"
 
@@ -111,8 +112,22 @@ static struct page *ll_busy_page(struct address_space *mapping)
 static int ll_dax_break_layout(struct inode *inode, loff_t start, loff_t end,
 			       void (cb)(struct inode *))
 {
-	struct ll_file *lf = ll_break_fs_enter(inode->i_mapping);
-	int ret = dax_break_layout(inode, start, end, cb);
+	struct ll_file *lf;
+	int ret;
+
+	/*
+	 * An exclusive lease with pins refuses (exclusive.c); the filesystem
+	 * holds invalidate_lock exclusive.  Not the call without @cb, a try
+	 * whose error XFS's xfs_mmaplock_two_inodes_and_break_dax_layout()
+	 * answers by trying again: its file was refused at the operation's
+	 * entry (xfs_reflink_remap_prep()).
+	 */
+	if (cb && ll_exclusive_refuses(inode->i_mapping)) {
+		module_put(THIS_MODULE);
+		return -ETXTBSY;
+	}
+	lf = ll_break_fs_enter(inode->i_mapping);
+	ret = dax_break_layout(inode, start, end, cb);
 
 	ll_break_fs_exit(lf);
 	module_put(THIS_MODULE);
@@ -249,16 +264,22 @@ static int ll_hook_check(void)
 }
 
 /*
+ * Refusals: kprobes on functions of ext4 and XFS that make the call return
+ * an errno at its entry (as fail_function does): a pre-handler that moves
+ * the instruction pointer to a function returning the errno, which needs a
+ * post-handler for the kprobe to be an IPMODIFY one on ftrace.
+ *
  * ext4 refuses online defrag (EXT4_IOC_MOVE_EXT) of a DAX file, but checks
  * only the original file: on a dax=inode mount a DAX donor's blocks, pinned
  * maybe, move into a file that can be truncated.  EXT4_IOC_SWAP_BOOT moves
  * a file's blocks to the boot loader inode without the busy scan.  The
  * module completes ext4's refusal: both are EOPNOTSUPP for DAX files, the
  * errno ext4 gives.  DAX-ness cannot change while a file is open, so the
- * check has no window.  The probes make the call return at its entry (as
- * fail_function does): a pre-handler that moves the instruction pointer
- * to a function returning the errno, which needs a post-handler for the
- * kprobe to be an IPMODIFY one on ftrace.
+ * check has no window.  Without these probes the module does not load.
+ *
+ * The others are the refusals of exclusive leases (exclusive.c): ETXTBSY
+ * while an exclusive lease of the file has pins.  Without them the module
+ * loads, and refuses exclusive leases on that filesystem (EOPNOTSUPP).
  */
 /* include/uapi/linux/ext4.h, which 6.1's headers do not ship. */
 #define LL_EXT4_IOC_SWAP_BOOT _IO('f', 17)
@@ -268,9 +289,15 @@ static noinline long ll_refuse_eopnotsupp(void)
 	return -EOPNOTSUPP;
 }
 
-static void ll_refuse(struct pt_regs *regs)
+static noinline long ll_refuse_etxtbsy(void)
 {
-	instruction_pointer_set(regs, (unsigned long)ll_refuse_eopnotsupp);
+	return -ETXTBSY;
+}
+
+static int ll_refuse(struct pt_regs *regs, long (*fn)(void))
+{
+	instruction_pointer_set(regs, (unsigned long)fn);
+	return 1;
 }
 
 static bool ll_file_dax(unsigned long arg)
@@ -285,8 +312,7 @@ static int ll_move_ext_pre(struct kprobe *kp, struct pt_regs *regs)
 {
 	if (!ll_file_dax(regs_get_kernel_argument(regs, 1)))
 		return 0;
-	ll_refuse(regs);
-	return 1;
+	return ll_refuse(regs, ll_refuse_eopnotsupp);
 }
 
 /* __ext4_ioctl(struct file *filp, unsigned int cmd, unsigned long arg) */
@@ -295,8 +321,94 @@ static int ll_ext4_ioctl_pre(struct kprobe *kp, struct pt_regs *regs)
 	if ((unsigned int)regs_get_kernel_argument(regs, 1) != LL_EXT4_IOC_SWAP_BOOT ||
 	    !ll_file_dax(regs_get_kernel_argument(regs, 0)))
 		return 0;
-	ll_refuse(regs);
-	return 1;
+	return ll_refuse(regs, ll_refuse_eopnotsupp);
+}
+
+static bool ll_file_refuses(unsigned long arg)
+{
+	struct file *file = (struct file *)arg;
+
+	return file && ll_exclusive_refuses(file_inode(file)->i_mapping);
+}
+
+/* An fd of the calling task, looked up under RCU: no sleep. */
+static bool ll_fd_refuses(int fd)
+{
+	struct file *file = fget(fd);
+	bool ret = ll_file_refuses((unsigned long)file);
+
+	if (file)
+		fput(file);	/* not the last: the fd table holds one */
+	return ret;
+}
+
+#ifndef LL_HAVE_DAX_BREAK_LAYOUT
+/*
+ * 6.1 and 6.12: the filesystems' breaks, with invalidate_lock held
+ * exclusive.  xfs_break_dax_layouts(struct inode *, bool *retry) (which
+ * xfs_break_layouts() and xfs_ilock2_io_mmap() call),
+ * ext4_break_layouts(struct inode *).
+ */
+static int ll_break_layouts_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	struct inode *inode = (void *)regs_get_kernel_argument(regs, 0);
+
+	if (!inode || !ll_exclusive_refuses(inode->i_mapping))
+		return 0;
+	return ll_refuse(regs, ll_refuse_etxtbsy);
+}
+#endif
+
+/*
+ * xfs_reflink_remap_prep(struct file *file_in, loff_t pos_in,
+ * struct file *file_out, ...): reflink and dedupe, either file.
+ */
+static int ll_remap_prep_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	if (!ll_file_refuses(regs_get_kernel_argument(regs, 0)) &&
+	    !ll_file_refuses(regs_get_kernel_argument(regs, 2)))
+		return 0;
+	return ll_refuse(regs, ll_refuse_etxtbsy);
+}
+
+/*
+ * xfs_swap_extents(ip, tip, struct xfs_swapext *sxp): XFS_IOC_SWAPEXT; the
+ * ioctl copied *sxp in and looked its two fds up (sx_fdtarget, sx_fdtmp).
+ */
+struct ll_xfs_swapext_head {
+	s64 sx_version;
+	s64 sx_fdtarget;
+	s64 sx_fdtmp;
+};
+
+static int ll_swap_extents_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	const struct ll_xfs_swapext_head *sxp =
+		(void *)regs_get_kernel_argument(regs, 2);
+
+	if (!sxp || (!ll_fd_refuses(sxp->sx_fdtarget) &&
+		     !ll_fd_refuses(sxp->sx_fdtmp)))
+		return 0;
+	return ll_refuse(regs, ll_refuse_etxtbsy);
+}
+
+/*
+ * xfs_ioc_exchange_range() and xfs_ioc_commit_range() (6.10+, 6.16+):
+ * (struct file *file2, struct xfs_... __user *argp), whose first field is
+ * __s32 file1_fd, read without faulting (a kprobe cannot sleep): a
+ * missing page is no refusal, and the ioctl then faults it in and fails
+ * or goes on to break.
+ */
+static int ll_exchange_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	const s32 __user *argp = (void __user *)regs_get_kernel_argument(regs, 1);
+	s32 fd1;
+
+	if (ll_file_refuses(regs_get_kernel_argument(regs, 0)) ||
+	    (!copy_from_user_nofault(&fd1, argp, sizeof(fd1)) &&
+	     ll_fd_refuses(fd1)))
+		return ll_refuse(regs, ll_refuse_etxtbsy);
+	return 0;
 }
 
 static void ll_refuse_post(struct kprobe *kp, struct pt_regs *regs,
@@ -304,80 +416,182 @@ static void ll_refuse_post(struct kprobe *kp, struct pt_regs *regs,
 {
 }
 
-static const struct kprobe ll_ext4_probe_defs[] = {
-	{ .symbol_name = "ext4_move_extents", .pre_handler = ll_move_ext_pre,
-	  .post_handler = ll_refuse_post, },
-	/* Not ext4_ioctl(): ext4_compat_ioctl() jumps past it, to this. */
-	{ .symbol_name = "__ext4_ioctl", .pre_handler = ll_ext4_ioctl_pre,
-	  .post_handler = ll_refuse_post, },
+/**
+ * enum ll_probe_kind - what a module's probe is for
+ * @LL_PROBE_SAFETY: a refusal the pins' safety rests on: no load without
+ * @LL_PROBE_EXCL: a refusal of exclusive leases: without it the module
+ *                 refuses exclusive leases on the filesystem
+ * @LL_PROBE_EXCL_OPT: the same, of a function not on every kernel
+ */
+enum ll_probe_kind {
+	LL_PROBE_SAFETY,
+	LL_PROBE_EXCL,
+	LL_PROBE_EXCL_OPT,
 };
 
-/*
- * Under ll_ext4_mutex: the registered probes (a kprobe is registered again
- * only from a fresh copy) and whether they are.
- */
-static DEFINE_MUTEX(ll_ext4_mutex);
-static struct kprobe ll_ext4_kprobes[ARRAY_SIZE(ll_ext4_probe_defs)];
-static bool ll_ext4_hooked;
+struct ll_probe_def {
+	const char *symbol;
+	kprobe_pre_handler_t pre;
+	enum ll_probe_kind kind;
+};
 
-static int ll_ext4_hook(void)
+#define LL_MOD_PROBES_MAX 5
+
+/**
+ * struct ll_mod_hooks - the refusal probes in one filesystem module
+ * @module: its name (it may be a module, loaded after this one, or built in)
+ * @defs: the probes; the first is on every kernel, so its absence means
+ *        the module is not loaded
+ * @n: how many
+ * @kps: the registered probes, each from a fresh copy of its def
+ * @live: which of @kps are registered
+ * @hooked: the probes are registered (the module is loaded)
+ * @refuses: every exclusive refusal probe is registered
+ *
+ * All under ll_mod_mutex; @refuses is also read locklessly.
+ */
+struct ll_mod_hooks {
+	const char *module;
+	const struct ll_probe_def *defs;
+	unsigned int n;
+	struct kprobe kps[LL_MOD_PROBES_MAX];
+	bool live[LL_MOD_PROBES_MAX];
+	bool hooked;
+	bool refuses;
+};
+
+static const struct ll_probe_def ll_ext4_defs[] = {
+	{ "ext4_move_extents", ll_move_ext_pre, LL_PROBE_SAFETY },
+	/* Not ext4_ioctl(): ext4_compat_ioctl() jumps past it, to this. */
+	{ "__ext4_ioctl", ll_ext4_ioctl_pre, LL_PROBE_SAFETY },
+#ifndef LL_HAVE_DAX_BREAK_LAYOUT
+	{ "ext4_break_layouts", ll_break_layouts_pre, LL_PROBE_EXCL },
+#endif
+};
+
+static const struct ll_probe_def ll_xfs_defs[] = {
+	{ "xfs_swap_extents", ll_swap_extents_pre, LL_PROBE_EXCL },
+	{ "xfs_reflink_remap_prep", ll_remap_prep_pre, LL_PROBE_EXCL },
+	{ "xfs_ioc_exchange_range", ll_exchange_pre, LL_PROBE_EXCL_OPT },
+	{ "xfs_ioc_commit_range", ll_exchange_pre, LL_PROBE_EXCL_OPT },
+#ifndef LL_HAVE_DAX_BREAK_LAYOUT
+	{ "xfs_break_dax_layouts", ll_break_layouts_pre, LL_PROBE_EXCL },
+#endif
+};
+
+static_assert(ARRAY_SIZE(ll_ext4_defs) <= LL_MOD_PROBES_MAX);
+static_assert(ARRAY_SIZE(ll_xfs_defs) <= LL_MOD_PROBES_MAX);
+
+static DEFINE_MUTEX(ll_mod_mutex);
+static struct ll_mod_hooks ll_mods[] = {
+	{ .module = "ext4", .defs = ll_ext4_defs, .n = ARRAY_SIZE(ll_ext4_defs) },
+	{ .module = "xfs", .defs = ll_xfs_defs, .n = ARRAY_SIZE(ll_xfs_defs) },
+};
+
+static void ll_mod_unhook(struct ll_mod_hooks *m)
 {
 	unsigned int i;
-	int ret = 0;
 
-	lockdep_assert_held(&ll_ext4_mutex);
-	if (ll_ext4_hooked)
+	lockdep_assert_held(&ll_mod_mutex);
+	for (i = 0; i < m->n; i++)
+		if (m->live[i])
+			unregister_kprobe(&m->kps[i]);
+	memset(m->live, 0, sizeof(m->live));
+	m->hooked = false;
+	WRITE_ONCE(m->refuses, false);
+}
+
+/*
+ * Register @m's probes.  -ENOENT: the module is not loaded (its notifier
+ * comes back then); another error: a safety probe is missing.
+ */
+static int ll_mod_hook(struct ll_mod_hooks *m)
+{
+	bool refuses = true;
+	unsigned int i;
+	int ret;
+
+	lockdep_assert_held(&ll_mod_mutex);
+	if (m->hooked)
 		return 0;
-	for (i = 0; i < ARRAY_SIZE(ll_ext4_kprobes); i++) {
-		ll_ext4_kprobes[i] = ll_ext4_probe_defs[i];
-		ret = register_kprobe(&ll_ext4_kprobes[i]);
-		if (ret)
-			break;
+	for (i = 0; i < m->n; i++) {
+		const struct ll_probe_def *d = &m->defs[i];
+
+		m->kps[i] = (struct kprobe){
+			.symbol_name = d->symbol,
+			.pre_handler = d->pre,
+			.post_handler = ll_refuse_post,
+		};
+		ret = register_kprobe(&m->kps[i]);
+		if (!ret) {
+			m->live[i] = true;
+			continue;
+		}
+		if (ret == -ENOENT && !i)
+			return ret;	/* not loaded */
+		if (d->kind == LL_PROBE_SAFETY) {
+			pr_err("cannot probe %s (%d)\n", d->symbol, ret);
+			ll_mod_unhook(m);
+			return ret == -ENOENT ? -EOPNOTSUPP : ret;
+		}
+		if (d->kind == LL_PROBE_EXCL_OPT && ret == -ENOENT)
+			continue;
+		pr_warn("cannot probe %s (%d): no exclusive leases on %s\n",
+			d->symbol, ret, m->module);
+		refuses = false;
 	}
-	if (ret) {
-		/* ENOENT for the first: ext4 is not loaded; later: missing. */
-		if (ret == -ENOENT && i)
-			ret = -EOPNOTSUPP;
-		while (i--)
-			unregister_kprobe(&ll_ext4_kprobes[i]);
-		return ret;
-	}
-	ll_ext4_hooked = true;
+	m->hooked = true;
+	WRITE_ONCE(m->refuses, refuses);
 	return 0;
 }
 
-static void ll_ext4_unhook(void)
+/* Can exclusive leases on filesystem @fs be refused on every path? */
+bool ll_hooks_refuse_on(const char *fs)
 {
 	unsigned int i;
 
-	lockdep_assert_held(&ll_ext4_mutex);
-	if (!ll_ext4_hooked)
-		return;
-	for (i = 0; i < ARRAY_SIZE(ll_ext4_kprobes); i++)
-		unregister_kprobe(&ll_ext4_kprobes[i]);
-	ll_ext4_hooked = false;
+	for (i = 0; i < ARRAY_SIZE(ll_mods); i++)
+		if (!strcmp(fs, ll_mods[i].module))
+			return READ_ONCE(ll_mods[i].refuses);
+	return false;
 }
 
-/* ext4 may be a module, loaded (or reloaded) after this one. */
+/* ext4 and XFS may be modules, loaded (or reloaded) after this one. */
 static int ll_module_event(struct notifier_block *nb, unsigned long state,
 			   void *data)
 {
 	struct module *mod = data;
+	unsigned int i;
 
-	if (strcmp(mod->name, "ext4"))
-		return NOTIFY_DONE;
-	mutex_lock(&ll_ext4_mutex);
-	if (state == MODULE_STATE_LIVE && ll_ext4_hook())
-		pr_err("cannot probe ext4: EXT4_IOC_MOVE_EXT and EXT4_IOC_SWAP_BOOT of DAX files are not refused\n");
-	else if (state == MODULE_STATE_GOING)
-		ll_ext4_unhook();
-	mutex_unlock(&ll_ext4_mutex);
+	for (i = 0; i < ARRAY_SIZE(ll_mods); i++) {
+		struct ll_mod_hooks *m = &ll_mods[i];
+
+		if (strcmp(mod->name, m->module))
+			continue;
+		mutex_lock(&ll_mod_mutex);
+		if (state == MODULE_STATE_LIVE && ll_mod_hook(m))
+			pr_err("cannot probe %s: its DAX files' block moves are not refused\n",
+			       m->module);
+		else if (state == MODULE_STATE_GOING)
+			ll_mod_unhook(m);
+		mutex_unlock(&ll_mod_mutex);
+	}
 	return NOTIFY_DONE;
 }
 
 static struct notifier_block ll_module_nb = {
 	.notifier_call = ll_module_event,
 };
+
+static void ll_mods_unhook(void)
+{
+	unsigned int i;
+
+	mutex_lock(&ll_mod_mutex);
+	for (i = 0; i < ARRAY_SIZE(ll_mods); i++)
+		ll_mod_unhook(&ll_mods[i]);
+	mutex_unlock(&ll_mod_mutex);
+}
 
 int ll_hooks_init(void)
 {
@@ -389,14 +603,17 @@ int ll_hooks_init(void)
 	ret = register_module_notifier(&ll_module_nb);
 	if (ret)
 		return ret;
-	/* ext4 not loaded (-ENOENT): the notifier hooks it when it comes. */
-	mutex_lock(&ll_ext4_mutex);
-	ret = ll_ext4_hook();
-	mutex_unlock(&ll_ext4_mutex);
-	if (ret && ret != -ENOENT) {
-		pr_err("cannot probe ext4_move_extents and __ext4_ioctl (%d)\n", ret);
-		goto out_notifier;
+	/* Not loaded (-ENOENT): the notifier hooks it when it comes. */
+	mutex_lock(&ll_mod_mutex);
+	for (i = 0; i < ARRAY_SIZE(ll_mods); i++) {
+		ret = ll_mod_hook(&ll_mods[i]);
+		if (ret && ret != -ENOENT)
+			break;
+		ret = 0;
 	}
+	mutex_unlock(&ll_mod_mutex);
+	if (ret)
+		goto out_mods;
 	for (i = 0; i < ARRAY_SIZE(ll_redirects); i++) {
 		ret = ll_hook_register(&ll_redirects[i].ops, ll_redirects[i].from,
 				       ll_redirects[i].name);
@@ -408,10 +625,8 @@ int ll_hooks_init(void)
 out_redirects:
 	while (i--)
 		ll_hook_unregister(&ll_redirects[i].ops);
-	mutex_lock(&ll_ext4_mutex);
-	ll_ext4_unhook();
-	mutex_unlock(&ll_ext4_mutex);
-out_notifier:
+out_mods:
+	ll_mods_unhook();
 	unregister_module_notifier(&ll_module_nb);
 	return ret;
 }
@@ -423,7 +638,5 @@ void ll_hooks_exit(void)
 	for (i = 0; i < ARRAY_SIZE(ll_redirects); i++)
 		ll_hook_unregister(&ll_redirects[i].ops);
 	unregister_module_notifier(&ll_module_nb);
-	mutex_lock(&ll_ext4_mutex);
-	ll_ext4_unhook();
-	mutex_unlock(&ll_ext4_mutex);
+	ll_mods_unhook();
 }

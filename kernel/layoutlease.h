@@ -222,6 +222,7 @@ struct ll_owner {
  * @start: leased range, in bytes
  * @end: end of the leased range (exclusive)
  * @timeout_ms: break timeout
+ * @exclusive: LAYOUTLEASE_LEASE_EXCLUSIVE; set at creation (exclusive.c)
  * @file_node: in ll_file.leases, under ll_file.lock
  * @pins: pins of this lease, under ll_file.lock
  * @owner_lock: protects @owners and every owner's queue
@@ -239,6 +240,7 @@ struct ll_lease {
 	u64 start;
 	u64 end;
 	u32 timeout_ms;
+	bool exclusive;
 	struct list_head file_node;
 	struct list_head pins;
 	spinlock_t owner_lock;		/* see above */
@@ -346,7 +348,13 @@ struct page *ll_break_busy_page(struct address_space *mapping, loff_t start,
 bool ll_trigger_dead_locked(struct ll_file *lf);
 void ll_sentinel_start(void);
 
+/* exclusive.c */
+int ll_exclusive_permitted(struct inode *inode);
+bool ll_exclusive_pinned_locked(struct ll_file *lf);
+bool ll_exclusive_refuses(struct address_space *mapping);
+
 /* hooks.c */
+bool ll_hooks_refuse_on(const char *fs);
 int ll_hooks_init(void);
 void ll_hooks_exit(void);
 extern struct workqueue_struct *ll_wq;

@@ -690,8 +690,11 @@ int ll_lease_create(struct ll_ucmd *ucmd)
 		goto out_free_lease;
 	}
 	ret = ll_lease_permitted(target, lease);
+	if (!ret && (cmd->flags & LAYOUTLEASE_LEASE_EXCLUSIVE))
+		ret = ll_exclusive_permitted(inode);
 	if (ret)
 		goto out_free_lease;
+	lease->exclusive = cmd->flags & LAYOUTLEASE_LEASE_EXCLUSIVE;
 	kref_init(&lease->ref);
 	/*
 	 * The file's path, not the caller's struct file: the dentry keeps the

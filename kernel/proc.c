@@ -40,6 +40,8 @@ void ll_lease_show(struct seq_file *m, struct ll_lease *lease)
 		   lease->timeout_ms, pins, pages);
 	if (breaking)
 		seq_printf(m, " deadline %lldms", left);
+	if (lease->exclusive)
+		seq_puts(m, " exclusive");
 	seq_putc(m, '\n');
 	list_for_each_entry(pin, &lease->pins, node) {
 		/* It is printed again, with a larger buffer: stop here. */

@@ -87,6 +87,8 @@ static int cmd_start(struct cmd *c, char *const argv[], int keep_fd)
 	if (c->pid < 0)
 		return -1;
 	if (!c->pid) {
+		/* Ended with the test, whatever way it ends. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(o[1], 1);
 		dup2(e[1], 2);
 		if (keep_fd >= 0)
@@ -169,6 +171,27 @@ static int cmd_end(struct cmd *c, bool interrupt, int ms)
 static const char *after(const char *buf, const char *after, const char *what)
 {
 	return after ? strstr(after, what) : strstr(buf, what);
+}
+
+/*
+ * The MS column of the first line of bpftrace's timeline holding both @a
+ * and @b, or -1.  bpftrace prints each CPU's records in turn, so lines of
+ * different CPUs may come out of order: order is judged by this column.
+ */
+static double step_ms(const char *buf, const char *a, const char *b)
+{
+	const char *l = buf;
+
+	while (*l) {
+		const char *e = strchrnul(l, '\n');
+		char line[256];
+
+		snprintf(line, sizeof(line), "%.*s", (int)(e - l), l);
+		if (strstr(line, a) && strstr(line, b))
+			return strtod(line, NULL);
+		l = *e ? e + 1 : e;
+	}
+	return -1;
 }
 
 /* Whether the line of @buf that holds @at has @what. */
@@ -401,6 +424,13 @@ TEST_F(w, tracepoints)
 
 	if (access("/sys/kernel/tracing/instances", W_OK))
 		SKIP(return, "no tracefs");
+	/* What a watch killed by SIGKILL leaves: the next watch removes it. */
+	pid = fork();
+	if (!pid)
+		_exit(0);
+	ASSERT_EQ(0, ll_wait_child(pid));
+	snprintf(want, sizeof(want), "/sys/kernel/tracing/instances/layoutlease-watch.%d", pid);
+	ASSERT_EQ(0, mkdir(want, 0700));
 	for (json = 0; json < 2; json++) {
 		ASSERT_EQ(0, ftruncate(self->fd, self->len));
 		ASSERT_EQ(0, cmd_start(c, json ? jargv : argv, -1));
@@ -464,15 +494,15 @@ static bool bpftrace_works(void)
  * task, the BREAK event, the holder's unpin, BREAK_DONE, the end) and a
  * forced one (the revocation at the deadline).
  */
-TEST_F(w, bpftrace_timeline)
+TEST_F_TIMEOUT(w, bpftrace_timeline, 900)
 {
 	char script[PATH_MAX + 64];
 	char *argv[] = { "/usr/bin/bpftrace", "-B", "line", script, NULL };
 	struct cmd *c = calloc(1, sizeof(*c));
 	char want[128];
-	const char *p;
+	double t[5];
 	size_t from;
-	int lease_fd;
+	int lease_fd, i;
 	pid_t pid;
 	__u64 pin;
 
@@ -489,19 +519,25 @@ TEST_F(w, bpftrace_timeline)
 	ASSERT_EQ(LAYOUTLEASE_EVENT_BREAK, ll_next_event(lease_fd, 10000).type);
 	test_cmd_unpin(lease_fd, pin);
 	ASSERT_EQ(0, ll_wait_child(pid));
+	/* Each CPU's lines come in their turn: wait for all of them. */
 	ASSERT_TRUE(cmd_wait_for(c, false, " end ", 20000)) TH_LOG("output: %s", c->obuf);
+	ASSERT_TRUE(cmd_wait_for(c, false, " unpin  lease ", 20000)) TH_LOG("output: %s", c->obuf);
+	ASSERT_TRUE(cmd_wait_for(c, false, " event  BREAK_DONE ", 20000))
+		TH_LOG("output: %s", c->obuf);
 	snprintf(want, sizeof(want), " %-7d %-16s start ", pid, "ll-truncator");
-	p = after(c->obuf, NULL, want);
-	ASSERT_NE(NULL, p) TH_LOG("output: %s", c->obuf);
-	p = after(c->obuf, p, " event  BREAK lease ");
-	ASSERT_NE(NULL, p) TH_LOG("output: %s", c->obuf);
+	t[0] = step_ms(c->obuf, want, " dev ");
+	t[1] = step_ms(c->obuf, " event  BREAK lease ", " lease ");
 	snprintf(want, sizeof(want), " %-7d ", getpid());
-	p = after(c->obuf, p, want);
-	ASSERT_NE(NULL, p) TH_LOG("output: %s", c->obuf);
-	ASSERT_NE(NULL, strstr(p, " unpin  lease ")) TH_LOG("output: %s", c->obuf);
-	p = after(c->obuf, p, " event  BREAK_DONE ");
-	ASSERT_NE(NULL, p) TH_LOG("output: %s", c->obuf);
-	ASSERT_NE(NULL, after(c->obuf, p, " end    dev ")) TH_LOG("output: %s", c->obuf);
+	t[2] = step_ms(c->obuf, want, " unpin  lease ");
+	t[3] = step_ms(c->obuf, " event  BREAK_DONE ", " lease ");
+	t[4] = step_ms(c->obuf, " end    dev ", " after ");
+	for (i = 0; i < 5; i++)
+		if (t[i] < 0)
+			break;
+	ASSERT_EQ(5, i) TH_LOG("step %d missing: %s", i, c->obuf);
+	/* start, BREAK, the holder's unpin, then BREAK_DONE and the end. */
+	ASSERT_TRUE(t[0] <= t[1] && t[1] <= t[2] && t[2] <= t[3] && t[2] <= t[4])
+		TH_LOG("out of order: %s", c->obuf);
 	close(lease_fd);
 
 	/* Forced: a holder that ignores the break, revoked at 200 ms. */
@@ -513,9 +549,9 @@ TEST_F(w, bpftrace_timeline)
 	ASSERT_EQ(0, ll_wait_child(pid));
 	ASSERT_TRUE(cmd_wait_from(c, false, from, "(deadline)\n", 20000)) TH_LOG("output: %s", c->obuf);
 	ASSERT_TRUE(cmd_wait_from(c, false, from, " after ", 20000)) TH_LOG("output: %s", c->obuf);
-	p = c->obuf + from;
-	ASSERT_NE(NULL, strstr(p, " start ")) TH_LOG("output: %s", p);
-	ASSERT_NE(NULL, strstr(p, " event  REVOKED ")) TH_LOG("output: %s", p);
+	ASSERT_TRUE(cmd_wait_from(c, false, from, " event  REVOKED ", 20000))
+		TH_LOG("output: %s", c->obuf);
+	ASSERT_TRUE(cmd_wait_from(c, false, from, " start ", 20000)) TH_LOG("output: %s", c->obuf);
 	close(lease_fd);
 	ASSERT_EQ(0, cmd_end(c, true, 60000)) TH_LOG("stderr: %s", c->ebuf);
 	TH_LOG("the timeline:\n%s", c->obuf);

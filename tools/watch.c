@@ -21,6 +21,7 @@
  * Copyright (C) 2026 The layoutlease authors
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -287,6 +288,31 @@ static int print_trace_line(char *line, int json)
 	return 1;
 }
 
+/*
+ * Remove the instances of watches that were killed before they could
+ * (SIGKILL): a tracefs instance outlives its maker.  One still read is
+ * busy, and rmdir() leaves it.
+ */
+static void remove_stale(const char *tr)
+{
+	char dir[160], path[512];
+	struct dirent *e;
+	DIR *d;
+	int pid;
+
+	snprintf(dir, sizeof(dir), "%s/instances", tr);
+	d = opendir(dir);
+	while (d && (e = readdir(d))) {
+		if (sscanf(e->d_name, "layoutlease-watch.%d", &pid) != 1 || pid <= 0 ||
+		    !kill(pid, 0) || errno != ESRCH)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		rmdir(path);
+	}
+	if (d)
+		closedir(d);
+}
+
 static int watch_trace(long count, int json)
 {
 	char inst[256], path[320], line[4096];
@@ -299,6 +325,7 @@ static int watch_trace(long count, int json)
 		fprintf(stderr, "layoutlease: no tracefs (mount -t tracefs nodev /sys/kernel/tracing)\n");
 		return 1;
 	}
+	remove_stale(tr);
 	snprintf(inst, sizeof(inst), "%s/instances/layoutlease-watch.%d", tr, getpid());
 	if (mkdir(inst, 0700)) {
 		fprintf(stderr, "layoutlease: %s: %s%s\n", inst, strerror(errno),

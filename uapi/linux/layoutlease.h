@@ -58,7 +58,7 @@ enum {
  * features with the masks of &struct layoutlease_get_info rather than by
  * comparing versions.
  */
-#define LAYOUTLEASE_API_VERSION 3
+#define LAYOUTLEASE_API_VERSION 4
 
 /**
  * struct layoutlease_get_info - ioctl(LAYOUTLEASE_IOC_GET_INFO)
@@ -103,9 +103,21 @@ struct layoutlease_get_info {
  * enum layoutlease_lease_create_flags - flags of LAYOUTLEASE_IOC_LEASE_CREATE
  * @LAYOUTLEASE_LEASE_NONBLOCK: fail with EAGAIN instead of waiting while a
  *                              break is in progress on the file
+ * @LAYOUTLEASE_LEASE_EXCLUSIVE: an exclusive lease (API 4): while it has
+ *     pins, an operation that would break it fails at once with ETXTBSY
+ *     instead (truncate, O_TRUNC, fallocate punch, collapse, insert, zero
+ *     range, XFS allocation, reflink and dedupe from or onto the file,
+ *     XFS_IOC_SWAPEXT, XFS_IOC_EXCHANGE_RANGE), whoever asks, the lease's
+ *     own process too, and the file is left as it was.  Who may take one is
+ *     the administrator's choice (module parameter ``exclusive``, by
+ *     default CAP_SYS_ADMIN or CAP_LEASE; EPERM otherwise), who can also
+ *     end every exclusive lease's refusals (``exclusive=off``): they are
+ *     then ordinary leases.  Unmapping, exit and the revocation of an
+ *     ordinary lease's pins at its deadline work as ever.
  */
 enum layoutlease_lease_create_flags {
 	LAYOUTLEASE_LEASE_NONBLOCK = 1 << 0,
+	LAYOUTLEASE_LEASE_EXCLUSIVE = 1 << 1,
 };
 
 /**
@@ -132,7 +144,8 @@ enum layoutlease_lease_create_flags {
  * whichever driver mounted them); EACCES not the owner and no CAP_LEASE, or
  * an LSM's own errno; EINVAL misaligned, empty or overflowing range;
  * EAGAIN a break is in progress and LAYOUTLEASE_LEASE_NONBLOCK was given;
- * EINTR a signal came while waiting for a break to end; EMFILE, also when
+ * EINTR a signal came while waiting for a break to end; EPERM
+ * LAYOUTLEASE_LEASE_EXCLUSIVE without the administrator's leave; EMFILE, also when
  * the caller's user holds max_user_leases leases; ENOSPC its user holds
  * max_user_owners owner entries; ENOMEM.
  */
