@@ -52,6 +52,25 @@ truncate_with_holder -t 2000
 step "A holder that ignores the break: its pin is revoked at the 2000 ms deadline"
 truncate_with_holder -t 2000 -i
 
+step "An exclusive lease (hold -x, as root): while it is pinned, the truncate fails at once"
+dd if=/dev/zero of="$f" bs=1M count=16 status=none
+"$ll" hold -x "$f" > /tmp/holder.log &
+holder=$!
+while ! grep -q pinned /tmp/holder.log; do sleep 0.1; done
+cat /tmp/holder.log
+echo "\$ layoutlease list"
+"$ll" list
+echo "\$ truncate -s 0 $f      (another process)"
+t0=$(ms)
+rc=0
+truncate -s 0 "$f" || rc=$?
+echo "truncate exited with $rc after $(( $(ms) - t0 )) ms; the file is $(stat -c %s "$f") bytes, no break came"
+echo "\$ kill $holder      (the holder ends: exit releases its pin)"
+kill "$holder"
+wait "$holder" || true
+echo "\$ truncate -s 0 $f"
+truncate -s 0 "$f" && echo "done: the file is $(stat -c %s "$f") bytes"
+
 step "A holder whose pin is exported as a dma-buf and who ignores the break"
 echo "(the dma-buf's importers get move_notify at the deadline; the pages are"
 echo " unpinned only once they stopped, then the truncate goes on)"

@@ -8,7 +8,7 @@
  *   layoutlease watch [-J] [-c COUNT] [--fd N [--pid PID]]
  *                        print events as they happen: of a lease fd, or of
  *                        every lease from the tracepoints (watch.c)
- *   layoutlease hold [-t MS] [-i] [-e] FILE
+ *   layoutlease hold [-t MS] [-i] [-e] [-x] FILE
  *                        lease FILE, map and pin all of it, and print what
  *                        happens; unpin at a break unless -i (ignore it);
  *                        -e: also export the pin as a dma-buf
@@ -33,26 +33,28 @@
 static int usage(FILE *f)
 {
 	fprintf(f, "usage: layoutlease info [-J] | list [-J] [-r] | watch [-J] [-c COUNT] [--fd N [--pid PID]]\n"
-		   "                   | hold [-t MS] [-i] [-e] FILE\n"
+		   "                   | hold [-t MS] [-i] [-e] [-x] FILE\n"
 		   "  info   show the interface the loaded module offers; -J as JSON\n"
 		   "  list   show every lease (/proc/layoutleases); -J as JSON, -r raw\n"
 		   "  watch  print events as they happen: of lease fd N (of process PID),\n"
 		   "         or of every lease from the tracepoints; -J as JSON lines\n"
 		   "  hold   lease FILE, pin all of it, report events until the\n"
 		   "         pin is gone; -t break timeout in ms, -i ignore breaks,\n"
-		   "         -e export the pin as a dma-buf\n"
+		   "         -e export the pin as a dma-buf, -x an exclusive lease\n"
 		   "layoutlease COMMAND --help: that command's options and exit status\n");
 	return f == stderr ? 2 : 0;
 }
 
 static int hold_usage(FILE *f)
 {
-	fprintf(f, "usage: layoutlease hold [-t MS] [-i] [-e] FILE\n"
+	fprintf(f, "usage: layoutlease hold [-t MS] [-i] [-e] [-x] FILE\n"
 		   "  lease all of FILE (a non-empty file on a DAX mount), map and pin\n"
 		   "  it, and print every event until its break is done\n"
 		   "  -t MS  the break timeout (0 or none: the module's default)\n"
 		   "  -i     ignore breaks: keep the pin until the deadline revokes it\n"
 		   "  -e     also export the pin as a dma-buf (closed at the break)\n"
+		   "  -x     an exclusive lease: operations that would break it fail\n"
+		   "         with ETXTBSY while it holds the pin (root, by default)\n"
 		   "exit status: 0 once the break is done (BREAK_DONE), 1 if the file,\n"
 		   "the lease, the pin or the export fails, 2 for a usage error\n");
 	return f == stderr ? 2 : 0;
@@ -72,7 +74,7 @@ static double stamp(void)
 static int cmd_hold(int argc, char **argv)
 {
 	unsigned int timeout = 0;
-	int ignore = 0, export = 0, dmabuf_fd = -1, opt, fd, devfd, lease_fd, ret;
+	int ignore = 0, export = 0, excl = 0, dmabuf_fd = -1, opt, fd, devfd, lease_fd, ret;
 	unsigned long long id;
 	struct stat st;
 	char *map;
@@ -83,13 +85,15 @@ static int cmd_hold(int argc, char **argv)
 	};
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "t:ieh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "t:iexh", opts, NULL)) != -1) {
 		if (opt == 't')
 			timeout = atoi(optarg);
 		else if (opt == 'i')
 			ignore = 1;
 		else if (opt == 'e')
 			export = 1;
+		else if (opt == 'x')
+			excl = 1;
 		else if (opt == 'h')
 			return hold_usage(stdout);
 		else
@@ -110,7 +114,8 @@ static int cmd_hold(int argc, char **argv)
 		perror("layoutlease: mmap or open");
 		return 1;
 	}
-	lease_fd = ll_lease_create(devfd, fd, 0, st.st_size, timeout, 0);
+	lease_fd = ll_lease_create(devfd, fd, 0, st.st_size, timeout,
+				   excl ? LAYOUTLEASE_LEASE_EXCLUSIVE : 0);
 	if (lease_fd < 0) {
 		fprintf(stderr, "layoutlease: lease: %s\n", strerror(-lease_fd));
 		return 1;
@@ -128,8 +133,8 @@ static int cmd_hold(int argc, char **argv)
 			return 1;
 		}
 	}
-	printf("%9.1f ms  holder %d: lease fd %d on %s, pinned %lld KiB (pin %llu)%s%s\n",
-	       stamp(), getpid(), lease_fd, argv[optind],
+	printf("%9.1f ms  holder %d: %slease fd %d on %s, pinned %lld KiB (pin %llu)%s%s\n",
+	       stamp(), getpid(), excl ? "exclusive " : "", lease_fd, argv[optind],
 	       (long long)st.st_size >> 10, id,
 	       export ? ", exported as a dma-buf" : "",
 	       ignore ? ", will ignore breaks" : "");

@@ -43,7 +43,7 @@ struct lease {
 	unsigned long long id, ino, start, end;
 	unsigned int major, minor, timeout_ms;
 	unsigned long npins, pages;
-	int breaking, has_deadline;
+	int breaking, has_deadline, exclusive;
 	long long deadline_ms;
 	struct pin *pins;		/* as listed */
 	unsigned int nlisted, pcap;
@@ -259,6 +259,7 @@ static int read_leases(struct lease **out)
 			}
 			l->breaking = !strcmp(state, "BREAKING");
 			l->has_deadline = k == 11;
+			l->exclusive = !!strstr(line, " exclusive");
 			n++;
 		} else if (l && !strncmp(line, "  pin ", 6)) {
 			struct pin p = {};
@@ -340,6 +341,7 @@ static void print_json(const struct lease *ls, int n)
 		printf("%s\n      {\n", k ? "," : "");
 		printf("         \"id\": %llu,\n", l->id);
 		printf("         \"state\": \"%s\",\n", l->breaking ? "breaking" : "active");
+		printf("         \"exclusive\": %s,\n", l->exclusive ? "true" : "false");
 		printf("         \"dev\": \"%u:%u\",\n", l->major, l->minor);
 		printf("         \"inode\": %llu,\n", l->ino);
 		printf("         \"path\": ");
@@ -393,7 +395,8 @@ static void print_table(const struct lease *ls, int n, int raw)
 			snprintf(deadline, sizeof(deadline), "-");
 		printf(raw ? "%llu %s %llu %llu %lu %lu %u %s %s " :
 			     "%-6llu %-8s %-10llu %-10llu %-5lu %-8lu %-7u %-8s %-32s ",
-		       l->id, l->breaking ? "BREAKING" : "ACTIVE", l->start, l->end, l->npins,
+		       l->id, l->breaking ? "BREAKING" : l->exclusive ? "EXCL" : "ACTIVE",
+		       l->start, l->end, l->npins,
 		       l->pages, exports_of(l), deadline, l->path ? l->path : "-");
 		for (i = 0; i < l->nowners; i++)
 			printf("%s%d/%s", i ? "," : "", l->owners[i].pid,

@@ -141,7 +141,8 @@ enum layoutlease_lease_create_flags {
  * closing @fd ends its locks and its write access as usual.  Errors besides
  * the general ones: EBADF @fd is not open; EOPNOTSUPP the file is not a
  * regular file on an XFS or ext4 DAX mount (ext2 and ext3 are refused,
- * whichever driver mounted them); EACCES not the owner and no CAP_LEASE, or
+ * whichever driver mounted them), or LAYOUTLEASE_LEASE_EXCLUSIVE and the
+ * module could not hook the refusals of this filesystem; EACCES not the owner and no CAP_LEASE, or
  * an LSM's own errno; EINVAL misaligned, empty or overflowing range;
  * EAGAIN a break is in progress and LAYOUTLEASE_LEASE_NONBLOCK was given;
  * EINTR a signal came while waiting for a break to end; EPERM
