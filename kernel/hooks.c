@@ -488,6 +488,30 @@ static struct ll_mod_hooks ll_mods[] = {
 	{ .module = "xfs", .defs = ll_xfs_defs, .n = ARRAY_SIZE(ll_xfs_defs) },
 };
 
+/*
+ * Register a probe of @d from a fresh struct.  7.2's register_kprobe()
+ * returns 0 when arming the probe failed and it took the probe out of its
+ * table again (Documentation/hooks.rst); enable_kprobe() then does not find
+ * it (-EINVAL, and is a no-op for a probe that is there): once more, then
+ * the failure it is (arming allocates).
+ */
+static int ll_kprobe_register(struct kprobe *kp, const struct ll_probe_def *d)
+{
+	int tries, ret;
+
+	for (tries = 0; tries < 2; tries++) {
+		*kp = (struct kprobe){
+			.symbol_name = d->symbol,
+			.pre_handler = d->pre,
+			.post_handler = ll_refuse_post,
+		};
+		ret = register_kprobe(kp);
+		if (ret || !enable_kprobe(kp))
+			return ret;
+	}
+	return -ENOMEM;
+}
+
 static void ll_mod_unhook(struct ll_mod_hooks *m)
 {
 	unsigned int i;
@@ -517,12 +541,7 @@ static int ll_mod_hook(struct ll_mod_hooks *m)
 	for (i = 0; i < m->n; i++) {
 		const struct ll_probe_def *d = &m->defs[i];
 
-		m->kps[i] = (struct kprobe){
-			.symbol_name = d->symbol,
-			.pre_handler = d->pre,
-			.post_handler = ll_refuse_post,
-		};
-		ret = register_kprobe(&m->kps[i]);
+		ret = ll_kprobe_register(&m->kps[i], d);
 		if (!ret) {
 			m->live[i] = true;
 			continue;

@@ -314,6 +314,92 @@ TEST_F(excl, operations_refused)
 	free(before.data);
 }
 
+/* The kernel log from now on, at /dev/kmsg's end. */
+static int kmsg_open(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd >= 0)
+		lseek(fd, 0, SEEK_END);
+	return fd;
+}
+
+/* Did a record since kmsg_open() say @what? */
+static bool kmsg_has(int fd, const char *what)
+{
+	char rec[8192];
+	bool found = false;
+	ssize_t n;
+
+	while ((n = read(fd, rec, sizeof(rec) - 1)) > 0 || (n < 0 && errno == EPIPE)) {
+		if (n <= 0)
+			continue;
+		rec[n] = 0;
+		found |= !!strstr(rec, what);
+	}
+	return found;
+}
+
+/*
+ * Pins made and dropped in a loop against truncates from another process:
+ * the refusal and the pins it counts are both under the file's
+ * invalidate_lock, so each truncate is either refused or finds no active
+ * pin, and no break of an active exclusive pin ever starts (the module's
+ * log would say so).  A truncate that comes while an UNPIN is finishing
+ * (the pin ended, its pages not yet unpinned) waits for those pages as
+ * for any pin's, with BREAK and BREAK_DONE to the holder and pins refused
+ * meanwhile, as for any lease: counted, not failed.  No pin is revoked.
+ */
+TEST_F(excl, pins_race_truncates)
+{
+	long long end;
+	int res[2], n[2] = { 0, 0 }, pins = 0, breaks = 0, kmsg = kmsg_open();
+	struct layoutlease_event ev;
+	pid_t pid;
+
+	ASSERT_LE(0, kmsg);
+	test_cmd_unpin(self->lease_fd, self->pin);
+	ASSERT_EQ(0, pipe(res));
+	pid = fork();
+	if (!pid) {
+		int fd = open(self->path, O_RDWR), c[2] = { 0, 0 };
+
+		end = ll_now_ms() + 3000;
+		while (fd >= 0 && ll_now_ms() < end) {
+			int err = do_op(OP_TRUNC_SAME, self->path, fd, self->len);
+
+			if (err && err != ETXTBSY)
+				_exit(err);
+			c[!!err]++;
+		}
+		_exit(write(res[1], c, sizeof(c)) == sizeof(c) ? 0 : 1);
+	}
+	close(res[1]);
+	end = ll_now_ms() + 3000;
+	while (ll_now_ms() < end) {
+		__u64 pin;
+
+		test_cmd_pin(self->lease_fd, self->map, self->len, &pin);
+		test_cmd_unpin(self->lease_fd, pin);
+		pins++;
+		while (!no_event(self->lease_fd)) {
+			ASSERT_EQ(sizeof(ev), read(self->lease_fd, &ev, sizeof(ev)));
+			ASSERT_NE(LAYOUTLEASE_EVENT_REVOKED, ev.type);
+			breaks += ev.type == LAYOUTLEASE_EVENT_BREAK;
+		}
+	}
+	ASSERT_EQ(0, ll_wait_child(pid));
+	ASSERT_EQ(sizeof(n), read(res[0], n, sizeof(n)));
+	close(res[0]);
+	TH_LOG("%d pins; truncates: %d done, %d refused; %d breaks of an ending pin",
+	       pins, n[0], n[1], breaks);
+	ASSERT_LT(0, n[0] + n[1]);
+	ASSERT_FALSE(kmsg_has(kmsg, "breaking an exclusive lease"));
+	close(kmsg);
+	/* The fixture's pin, for the teardown's sake. */
+	test_cmd_pin(self->lease_fd, self->map, self->len, &self->pin);
+}
+
 /* Only the pinned lease counts: an ordinary lease's pins still break. */
 TEST_F(excl, ordinary_lease_still_breaks)
 {

@@ -94,6 +94,7 @@ struct map_m {
 
 struct lease_m {
 	bool used, in_break;
+	bool excl;		/* LAYOUTLEASE_LEASE_EXCLUSIVE: pinned, it refuses */
 	bool lossy, overflowed;	/* an OVERFLOW record came: lately, ever */
 	int fd;			/* -1: closed, kept by pins or dma-bufs */
 	int file, fl;		/* fl: O_NONBLOCK, O_ASYNC as set */
@@ -973,7 +974,8 @@ static void op_lease(void)
 	int f = rn(nfiles), l = pick(MAX_LEASES, lease_unused), fd, ret;
 	long off = rn(NPG), pages = 1 + rn(NPG - off);
 	__u32 t = tmo[rn(16) ? rn(5) : 5 + rn(2)], want;
-	__u32 flags = rn(3) ? 0 : LAYOUTLEASE_LEASE_NONBLOCK;
+	__u32 flags = (rn(3) ? 0 : LAYOUTLEASE_LEASE_NONBLOCK) |
+		      (rn(4) ? 0 : LAYOUTLEASE_LEASE_EXCLUSIVE);
 
 	if (l < 0)
 		return;
@@ -995,6 +997,7 @@ static void op_lease(void)
 	leases[l] = (struct lease_m){
 		.used = true, .fd = c.out_lease_fd, .file = f, .id = c.out_lease_id,
 		.off = off, .pages = pages, .timeout = want, .gen = gen,
+		.excl = flags & LAYOUTLEASE_LEASE_EXCLUSIVE,
 	};
 	if (want > 300)		/* truncates would wait for it: only looked at */
 		lease_close(l);
@@ -1676,6 +1679,7 @@ static void op_size(void)
 	long target = rn(NPG + 1), poff = 0, plen = 0;
 	unsigned int b0[MAX_LEASES], d0[MAX_LEASES], mark;
 	bool had = false, coop = rn(2), try_pin = !rn(3), try_lease = !rn(4), murky;
+	bool excl = false;
 	long long t0, bound = 3000;
 	struct stat sb;
 	pid_t pid;
@@ -1695,6 +1699,7 @@ static void op_size(void)
 	for (p = 0; p < MAX_PINS; p++)
 		if (pins[p].state == PS_LIVE && leases[pins[p].lease].file == f) {
 			had = true;
+			excl |= leases[pins[p].lease].excl;
 			bound = MAX(bound, 3000 + leases[pins[p].lease].timeout);
 		}
 	bound += MAX(inflight_until - ll_now_ms(), 0);
@@ -1748,6 +1753,28 @@ static void op_size(void)
 	F->sizeop = false;
 	F->sizeop_end = ll_now_ms();
 	vlog("%s took %lld ms", kinds[kind], F->sizeop_end - t0);
+	if (excl) {
+		/*
+		 * An exclusive lease of the file has pins the model holds (the
+		 * kernel ends none but by this process's calls and a break, and
+		 * a refusal starts none): ETXTBSY, nothing changed, no record.
+		 */
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != ETXTBSY)
+			fail("%s of %s file %d with an exclusive lease pinned: status %#x (%s)",
+			     kinds[kind], F->fs, f, st, en(WEXITSTATUS(st)));
+		if (fstat(F->fd, &sb) || sb.st_size != F->pages * ps)
+			fail("refused %s: size %lld, was %ld pages", kinds[kind],
+			     (long long)sb.st_size, F->pages);
+		vlog("%s refused: an exclusive lease is pinned", kinds[kind]);
+		F->murky = murky;
+		for (l = 0; l < MAX_LEASES; l++)
+			if (lease_open(l) && leases[l].file == f && !leases[l].lossy &&
+			    (leases[l].breaks != b0[l] || leases[l].dones != d0[l]))
+				fail("lease %llu: a record at a refused %s", ULL(leases[l].id),
+				     kinds[kind]);
+		check_state("after a refused size change");
+		return;
+	}
 	if (!WIFEXITED(st) || WEXITSTATUS(st))
 		fail("%s of %s file %d: status %#x (%s)", kinds[kind], F->fs, f, st,
 		     en(WEXITSTATUS(st)));
