@@ -154,7 +154,8 @@ testbed_checks() {	# kernel results-file
 # One kernel's selftests in a VM; the exit code and the seconds it took go
 # to $logdir/vm-K.rc and vm-K.secs.  The debug kernels of 6.12's code base (debug: KASAN, kcsan: KCSAN) run
 # what finds what the plain 6.12 run cannot see: the fault injection, the
-# fuzzer and the race stress; debug also runs rxe_dmabuf_test, the module's
+# fuzzer, the race stress and the exclusive leases' refusals (kprobes on
+# 6.12, not 7.2's wrapper) with their pin race; debug also runs rxe_dmabuf_test, the module's
 # dma-buf regions over the test-only rxe, under KASAN, lockdep and kmemleak
 # (kcsan builds no test-only rxe).  The preload's tests are user space
 # over the same kernel paths: on debug-sid and the plain kernels.  The whole
@@ -168,7 +169,8 @@ vm_tests() {	# kernel
 	case $k in
 	debug|kcsan)
 		[ "${LL_DEBUG_SUITE:-}" = full ] ||
-			progs=(build/selftests/faultinj_test build/selftests/fuzz build/selftests/race_stress)
+			progs=(build/selftests/faultinj_test build/selftests/fuzz build/selftests/race_stress
+			       build/selftests/exclusive_test)
 		[ "${LL_DEBUG_SUITE:-}" = full ] || [ "$k" != debug ] ||
 			progs+=(build/selftests/rxe_dmabuf_test)
 		;;
