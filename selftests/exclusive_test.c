@@ -12,6 +12,8 @@
 #include <linux/falloc.h>
 #include <linux/fiemap.h>
 #include <linux/fs.h>
+#include <libgen.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -398,6 +400,47 @@ TEST_F(excl, pins_race_truncates)
 	close(kmsg);
 	/* The fixture's pin, for the teardown's sake. */
 	test_cmd_pin(self->lease_fd, self->map, self->len, &self->pin);
+}
+
+/* Run @cmd through the shell; its exit code, its output in @out. */
+static int run_out(const char *cmd, char *out, size_t len)
+{
+	FILE *f = popen(cmd, "r");
+	size_t n = f ? fread(out, 1, len - 1, f) : 0;
+	int st = f ? pclose(f) : -1;
+
+	out[n] = 0;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/*
+ * layoutlease truncate: refused with ETXTBSY (exit 1) while pinned, done
+ * once unpinned, each with the call's own time on CLOCK_MONOTONIC.
+ */
+TEST_F(excl, tool_truncate)
+{
+	char exe[PATH_MAX], cmd[2 * PATH_MAX], out[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	struct timespec ts;
+	double when;
+
+	exe[n > 0 ? n : 0] = 0;
+	/* build/selftests/exclusive_test: the tool is in build/tools. */
+	snprintf(cmd, sizeof(cmd), "%s/../tools/layoutlease truncate -s %zu %s",
+		 dirname(exe), self->len / 2, self->path);
+	ASSERT_EQ(1, run_out(cmd, out, sizeof(out))) TH_LOG("%s", out);
+	ASSERT_NE(NULL, strstr(out, ": failed after ")) TH_LOG("%s", out);
+	ASSERT_NE(NULL, strstr(out, "ETXTBSY")) TH_LOG("%s", out);
+	/* Its clock is CLOCK_MONOTONIC: the first line's time is just past. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	when = strtod(out, NULL);
+	ASSERT_TRUE(when <= ts.tv_sec * 1e3 + ts.tv_nsec / 1e6 &&
+		    when > ts.tv_sec * 1e3 + ts.tv_nsec / 1e6 - 60000) TH_LOG("%s", out);
+	EXPECT_TRUE(no_event(self->lease_fd));
+	test_cmd_unpin(self->lease_fd, self->pin);
+	ASSERT_EQ(0, run_out(cmd, out, sizeof(out))) TH_LOG("%s", out);
+	ASSERT_NE(NULL, strstr(out, ": returned after ")) TH_LOG("%s", out);
+	ASSERT_EQ(self->len / 2, lseek(self->fd, 0, SEEK_END));
 }
 
 /* Only the pinned lease counts: an ordinary lease's pins still break. */

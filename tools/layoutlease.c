@@ -12,6 +12,11 @@
  *                        lease FILE, map and pin all of it, and print what
  *                        happens; unpin at a break unless -i (ignore it);
  *                        -e: also export the pin as a dma-buf
+ *   layoutlease truncate -s SIZE FILE
+ *                        truncate FILE and time the call itself
+ *
+ * hold and truncate print CLOCK_MONOTONIC in ms (as the tracepoints and
+ * the event records' time_ns do), so that their lines tell one story.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -33,7 +38,7 @@
 static int usage(FILE *f)
 {
 	fprintf(f, "usage: layoutlease info [-J] | list [-J] [-r] | watch [-J] [-c COUNT] [--fd N [--pid PID]]\n"
-		   "                   | hold [-t MS] [-i] [-e] [-x] FILE\n"
+		   "                   | hold [-t MS] [-i] [-e] [-x] FILE | truncate -s SIZE FILE\n"
 		   "  info   show the interface the loaded module offers; -J as JSON\n"
 		   "  list   show every lease (/proc/layoutleases); -J as JSON, -r raw\n"
 		   "  watch  print events as they happen: of lease fd N (of process PID),\n"
@@ -41,6 +46,7 @@ static int usage(FILE *f)
 		   "  hold   lease FILE, pin all of it, report events until the\n"
 		   "         pin is gone; -t break timeout in ms, -i ignore breaks,\n"
 		   "         -e export the pin as a dma-buf, -x an exclusive lease\n"
+		   "  truncate  truncate FILE to SIZE bytes, timing the call itself\n"
 		   "layoutlease COMMAND --help: that command's options and exit status\n");
 	return f == stderr ? 2 : 0;
 }
@@ -60,15 +66,65 @@ static int hold_usage(FILE *f)
 	return f == stderr ? 2 : 0;
 }
 
+/* CLOCK_MONOTONIC in ms: one clock for every process's lines. */
 static double stamp(void)
 {
-	static struct timespec t0;
 	struct timespec t;
 
 	clock_gettime(CLOCK_MONOTONIC, &t);
-	if (!t0.tv_sec)
-		t0 = t;
-	return (t.tv_sec - t0.tv_sec) * 1e3 + (t.tv_nsec - t0.tv_nsec) / 1e6;
+	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+static int truncate_usage(FILE *f)
+{
+	fprintf(f, "usage: layoutlease truncate -s SIZE FILE\n"
+		   "  truncate(2) FILE to SIZE bytes and print when the call entered and\n"
+		   "  returned (CLOCK_MONOTONIC, ms, the clock of hold's lines) and how\n"
+		   "  long it took: the call alone, not this program's start\n"
+		   "exit status: 0 done, 1 the call failed (its errno printed: ETXTBSY\n"
+		   "under an exclusive lease), 2 for a usage error\n");
+	return f == stderr ? 2 : 0;
+}
+
+static int cmd_truncate(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	long long size = -1;
+	double t0, t1;
+	char *end;
+	int opt, ret, err;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
+		if (opt == 's') {
+			errno = 0;
+			size = strtoll(optarg, &end, 0);
+			if (errno || *end || size < 0)
+				return truncate_usage(stderr);
+		} else if (opt == 'h') {
+			return truncate_usage(stdout);
+		} else {
+			return truncate_usage(stderr);
+		}
+	}
+	if (size < 0 || optind != argc - 1)
+		return truncate_usage(stderr);
+	t0 = stamp();
+	ret = truncate(argv[optind], size);
+	err = errno;
+	t1 = stamp();
+	printf("%12.1f ms  truncate %d: truncate(%s, %lld) entered\n", t0, getpid(),
+	       argv[optind], size);
+	if (ret)
+		printf("%12.1f ms  truncate %d: failed after %.3f ms: %s (%s)\n", t1, getpid(),
+		       t1 - t0, strerrorname_np(err) ? : "?", strerror(err));
+	else
+		printf("%12.1f ms  truncate %d: returned after %.3f ms\n", t1, getpid(),
+		       t1 - t0);
+	return ret ? 1 : 0;
 }
 
 static int cmd_hold(int argc, char **argv)
@@ -101,7 +157,6 @@ static int cmd_hold(int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		return hold_usage(stderr);
-	stamp();
 	fd = open(argv[optind], O_RDWR);
 	if (fd < 0 || fstat(fd, &st) || !st.st_size) {
 		fprintf(stderr, "layoutlease: %s: cannot open a non-empty file\n",
@@ -133,7 +188,7 @@ static int cmd_hold(int argc, char **argv)
 			return 1;
 		}
 	}
-	printf("%9.1f ms  holder %d: %slease fd %d on %s, pinned %lld KiB (pin %llu)%s%s\n",
+	printf("%12.1f ms  holder %d: %slease fd %d on %s, pinned %lld KiB (pin %llu)%s%s\n",
 	       stamp(), getpid(), excl ? "exclusive " : "", lease_fd, argv[optind],
 	       (long long)st.st_size >> 10, id,
 	       export ? ", exported as a dma-buf" : "",
@@ -145,7 +200,7 @@ static int cmd_hold(int argc, char **argv)
 
 		if (poll(&p, 1, -1) != 1 || ll_read_event(lease_fd, &ev))
 			continue;
-		printf("%9.1f ms  holder: event %s", stamp(), ll_event_name(ev.type));
+		printf("%12.1f ms  holder: event %s", stamp(), ll_event_name(ev.type));
 		if (ev.type == LAYOUTLEASE_EVENT_BREAK) {
 			struct timespec now;
 
@@ -155,20 +210,20 @@ static int cmd_hold(int argc, char **argv)
 		}
 		if (ev.pin_id)
 			printf(" (pin %llu)", (unsigned long long)ev.pin_id);
-		printf("\n");
+		printf(", queued at %.1f ms\n", ev.time_ns / 1e6);
 		if (ev.type == LAYOUTLEASE_EVENT_BREAK && !ignore) {
 			if (dmabuf_fd >= 0) {
 				close(dmabuf_fd);
 				dmabuf_fd = -1;
-				printf("%9.1f ms  holder: closed the dma-buf\n",
+				printf("%12.1f ms  holder: closed the dma-buf\n",
 				       stamp());
 			}
 			ret = ll_unpin(lease_fd, id);
-			printf("%9.1f ms  holder: unpinned: %s\n", stamp(),
+			printf("%12.1f ms  holder: unpinned: %s\n", stamp(),
 			       ret ? strerror(-ret) : "ok");
 		}
 		if (ev.type == LAYOUTLEASE_EVENT_REVOKED)
-			printf("%9.1f ms  holder: its pin was revoked: nothing left to unpin\n",
+			printf("%12.1f ms  holder: its pin was revoked: nothing left to unpin\n",
 			       stamp());
 		fflush(stdout);
 		if (ev.type == LAYOUTLEASE_EVENT_BREAK_DONE)
@@ -283,6 +338,8 @@ int main(int argc, char **argv)
 		return cmd_watch(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "hold"))
 		return cmd_hold(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "truncate"))
+		return cmd_truncate(argc - 1, argv + 1);
 	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
 		return usage(stdout);
 	return usage(stderr);
