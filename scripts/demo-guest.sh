@@ -35,7 +35,7 @@ truncate_while_held() {	# file ready holder-command...
 	wait $holder
 	# hold's lines and the truncating process's share CLOCK_MONOTONIC:
 	# in time order.  Other holders print their own way: after.
-	if [ "$3" = "$ll" ]; then
+	if [ "$1" = "$ll" ]; then
 		{ tail -n +$((n + 1)) /tmp/holder.log; cat /tmp/truncate.log; } |
 			sort -n -s -k1,1
 	else
@@ -66,8 +66,7 @@ echo "\$ layoutlease list"
 "$ll" list
 echo "\$ layoutlease truncate -s 0 $f      (another process)"
 "$ll" truncate -s 0 "$f" || true
-echo "the file is $(stat -c %s "$f") bytes, and no break came:"
-cat /tmp/holder.log
+echo "the file is $(stat -c %s "$f") bytes; the holder heard of nothing ($(($(wc -l < /tmp/holder.log) - 1)) events)"
 echo "\$ kill $holder      (the holder ends: exit releases its pin)"
 kill "$holder"
 wait "$holder" || true
