@@ -252,7 +252,7 @@ struct page *ll_break_busy_page(struct address_space *mapping, loff_t start,
 
 			if (p1 < first || p0 > last)
 				continue;
-			page = ll_dax_wait_page(pin->pages[max(first, p0) - p0]);
+			page = ll_dax_wait_page(ll_pin_page(pin, max(first, p0) - p0));
 			break;
 		}
 		spin_unlock(&lf->lock);

@@ -68,8 +68,10 @@ MODULE_PARM_DESC(allow_pinned_importers,
  * @lease: a reference, which keeps the lease and its ll_file
  * @pin: the pin; under ll_file.lock; NULL once the pin ended (its revoker
  *       took @ref) or the dma-buf was released
- * @pages: the pin's pages; used only under the reservation lock while
- *         @revoked is false, which the revoker sets before it unpins them
+ * @ext: the pin's runs of pages, @nr_ext of them; used only under the
+ *       reservation lock while @revoked is false, which the revoker sets
+ *       before it unpins them
+ * @nr_ext: see @ext
  * @revoked: under the reservation lock (or before the fd exists): no
  *           attachment or mapping is made any more
  * @maps: live mappings of all attachments, under the reservation lock
@@ -82,7 +84,8 @@ struct ll_export {
 	struct dma_buf *dmabuf;
 	struct ll_lease *lease;
 	struct ll_pin *pin;
-	struct page **pages;
+	const struct ll_extent *ext;
+	unsigned int nr_ext;
 	bool revoked;
 	unsigned int maps;
 	unsigned int pins;
@@ -216,6 +219,36 @@ static void ll_dmabuf_unpin(struct dma_buf_attachment *attach)
 		wake_up_all(&ex->waitq);
 }
 
+/* An sg entry's length is an unsigned int: runs go in segments below it. */
+#define LL_SG_MAX_PAGES ((UINT_MAX & PAGE_MASK) >> PAGE_SHIFT)
+
+/* One entry per run of pages (per LL_SG_MAX_PAGES of a longer one). */
+static int ll_dmabuf_fill_sgt(struct sg_table *sgt, const struct ll_extent *ext,
+			      unsigned int nr_ext)
+{
+	unsigned long off, n, nents = 0;
+	struct scatterlist *sg;
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < nr_ext; i++)
+		nents += DIV_ROUND_UP(ext[i].npages, LL_SG_MAX_PAGES);
+	if (nents > UINT_MAX)
+		return -ENOMEM;
+	ret = sg_alloc_table(sgt, nents, GFP_KERNEL);
+	if (ret)
+		return ret;
+	sg = sgt->sgl;
+	for (i = 0; i < nr_ext; i++) {
+		for (off = 0; off < ext[i].npages; off += n) {
+			n = min(ext[i].npages - off, LL_SG_MAX_PAGES);
+			sg_set_page(sg, ext[i].page + off, n << PAGE_SHIFT, 0);
+			sg = sg_next(sg);
+		}
+	}
+	return 0;
+}
+
 static struct sg_table *ll_dmabuf_map(struct dma_buf_attachment *attach,
 				      enum dma_data_direction dir)
 {
@@ -235,10 +268,8 @@ static struct sg_table *ll_dmabuf_map(struct dma_buf_attachment *attach,
 	sgt = kzalloc(sizeof(*sgt), GFP_KERNEL);
 	if (!sgt)
 		return ERR_PTR(-ENOMEM);
-	/* The dma-buf has the pin's size. */
-	ret = sg_alloc_table_from_pages(sgt, ex->pages,
-					attach->dmabuf->size >> PAGE_SHIFT, 0,
-					attach->dmabuf->size, GFP_KERNEL);
+	/* The dma-buf has the pin's size: its runs, in segments. */
+	ret = ll_dmabuf_fill_sgt(sgt, ex->ext, ex->nr_ext);
 	if (ret)
 		goto out_free;
 	ret = dma_map_sgtable(attach->dev, sgt, dir, DMA_ATTR_SKIP_CPU_SYNC);
@@ -460,7 +491,8 @@ int ll_export_ioctl(struct ll_ucmd *ucmd)
 	if (!ret) {
 		pin->export = ex;
 		ex->pin = pin;
-		ex->pages = pin->pages;
+		ex->ext = pin->ext;
+		ex->nr_ext = pin->nr_ext;
 		ex->revoked = false;
 	}
 	spin_unlock(&lf->lock);

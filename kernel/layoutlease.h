@@ -121,6 +121,16 @@ struct ll_file {
 	struct rcu_head rcu;
 };
 
+/**
+ * struct ll_extent - pinned pages that are contiguous in memory
+ * @page: the first; the others follow it in the memmap and in pfns
+ * @npages: how many
+ */
+struct ll_extent {
+	struct page *page;
+	unsigned long npages;
+};
+
 /*
  * A pin is NEW until it holds pages, then ACTIVE, on its lease's list,
  * until it ends; how it ended says who owns it now (see pin.c).
@@ -144,7 +154,10 @@ enum ll_pin_state {
  * @addr: user address of the first page
  * @offset: file offset of the first page
  * @npages: number of pages
- * @pages: the pinned pages
+ * @ext: the pinned pages, as runs of physically contiguous pages whose
+ *       struct pages are contiguous too (DAX file memory mostly is): 16
+ *       bytes per run instead of 8 per page (pin.c)
+ * @nr_ext: how many runs
  * @mm: the address space the pin came from and belongs to (grabbed): only
  *      it may unpin or export the pin
  * @notifier: ends the pin when its mapping goes away
@@ -166,7 +179,8 @@ struct ll_pin {
 	unsigned long addr;
 	u64 offset;
 	unsigned long npages;
-	struct page **pages;
+	struct ll_extent *ext;
+	unsigned int nr_ext;
 	struct mm_struct *mm;
 	struct mmu_interval_notifier notifier;
 	bool notifier_live;
@@ -309,6 +323,7 @@ extern struct lockdep_map ll_pin_end_map;
 		lock_map_release(&ll_pin_end_map);			\
 	} while (0)
 struct ll_pin *ll_pin_find(struct ll_lease *lease, u64 id);
+struct page *ll_pin_page(const struct ll_pin *pin, unsigned long idx);
 
 /* dmabuf.c */
 struct ll_export;

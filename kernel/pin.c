@@ -76,6 +76,77 @@ static bool ll_pin_end_locked(struct ll_pin *pin, enum ll_pin_state why)
 }
 
 /*
+ * Pins are kept as runs of pages contiguous both in pfns and in the memmap
+ * (struct ll_extent), which is what DAX file memory mostly is: a 1 GiB pin
+ * of a file in a few extents costs a few runs of 16 bytes, not 2 MiB of
+ * page pointers.  They are unpinned run by run, as a range; the export's
+ * sg table is made of them.
+ */
+static void ll_unpin_runs(const struct ll_extent *ext, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		unpin_user_page_range_dirty_lock(ext[i].page, ext[i].npages, false);
+}
+
+/* The page at index @idx of @pin (< npages), from its runs. */
+struct page *ll_pin_page(const struct ll_pin *pin, unsigned long idx)
+{
+	unsigned int i;
+
+	for (i = 0; i < pin->nr_ext; i++) {
+		if (idx < pin->ext[i].npages)
+			return pin->ext[i].page + idx;
+		idx -= pin->ext[i].npages;
+	}
+	WARN_ON_ONCE(1);
+	return NULL;
+}
+
+/* Pages pinned per call of pin_user_pages(), into a scratch array. */
+#define LL_PIN_BATCH 512
+
+/*
+ * Add @n pinned pages to @pin's runs, growing the array as needed (up to
+ * one run per page, for a file whose blocks are scattered); false when out
+ * of memory, the pages then not added.
+ */
+static bool ll_pin_add_runs(struct ll_pin *pin, struct page **pages, long n,
+			    unsigned int *cap)
+{
+	long i;
+
+	for (i = 0; i < n; i++) {
+		struct ll_extent *e = pin->nr_ext ? &pin->ext[pin->nr_ext - 1] : NULL;
+
+		if (e && pages[i] == e->page + e->npages &&
+		    page_to_pfn(pages[i]) == page_to_pfn(e->page) + e->npages) {
+			e->npages++;
+			continue;
+		}
+		if (pin->nr_ext == *cap) {
+			unsigned int c = min_t(unsigned long, max(8U, *cap * 2), pin->npages);
+			struct ll_extent *ext = kvmalloc_array(c, sizeof(*ext),
+							       GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+
+			if (!ext) {
+				/* Pages [0, i) joined the runs already. */
+				unpin_user_pages(pages + i, n - i);
+				return false;
+			}
+			if (pin->nr_ext)
+				memcpy(ext, pin->ext, pin->nr_ext * sizeof(*ext));
+			kvfree(pin->ext);
+			pin->ext = ext;
+			*cap = c;
+		}
+		pin->ext[pin->nr_ext++] = (struct ll_extent){ pages[i], 1 };
+	}
+	return true;
+}
+
+/*
  * Free a pin that is on no list; may sleep.  @put_lease: the pin was made
  * and holds a lease reference.  Waits for a running invocation of the
  * pin's notifier, so it must not be called from it.
@@ -88,7 +159,7 @@ static void ll_pin_free(struct ll_pin *pin, bool put_lease)
 		mmu_interval_notifier_remove(&pin->notifier);
 	mmdrop(pin->mm);
 	ll_user_uncharge(pin->user, LL_LIMIT_PINS);
-	kvfree(pin->pages);
+	kvfree(pin->ext);
 	kfree(pin);
 	if (put_lease)
 		ll_lease_put(lease);
@@ -114,7 +185,7 @@ static void ll_pin_end_finish(struct ll_pin *pin)
 	if (pin->export)
 		ll_export_revoke(pin->export);
 	pin->export = NULL;
-	unpin_user_pages(pin->pages, pin->npages);
+	ll_unpin_runs(pin->ext, pin->nr_ext);
 	ll_uncharge(pin->mm, pin->npages);
 	/*
 	 * The record goes before npins drops: the pin that takes npins to 0
@@ -310,12 +381,44 @@ static int ll_pin_check_vma(struct ll_lease *lease, struct mm_struct *mm,
  * ways no allocation failure reaches (-EFAULT on a page that is not
  * present, -EAGAIN, -EINTR): fail_function makes it fail (faultinj_test).
  */
-static noinline long ll_pin_range(struct ll_pin *pin)
+static noinline long ll_pin_range(unsigned long addr, unsigned long n,
+				  struct page **pages)
 {
-	return ll_pin_user_pages(pin->addr, pin->npages,
-				 FOLL_WRITE | FOLL_NOFAULT, pin->pages);
+	return ll_pin_user_pages(addr, n, FOLL_WRITE | FOLL_NOFAULT, pages);
 }
 ALLOW_ERROR_INJECTION(ll_pin_range, ERRNO);
+
+/*
+ * Pin all of @pin's range into its runs, @batch pages at a time: all or
+ * nothing.  0, or -EFAULT when a page is not present (fault it in and try
+ * again), or the error.
+ */
+static int ll_pin_all(struct ll_pin *pin, struct page **batch)
+{
+	unsigned long done = 0;
+	unsigned int cap = 0;
+	long got;
+
+	kvfree(pin->ext);
+	pin->ext = NULL;
+	pin->nr_ext = 0;
+	while (done < pin->npages) {
+		unsigned long n = min_t(unsigned long, LL_PIN_BATCH, pin->npages - done);
+
+		got = ll_pin_range(pin->addr + (done << PAGE_SHIFT), n, batch);
+		if (got > 0 && !ll_pin_add_runs(pin, batch, got, &cap))
+			got = -ENOMEM;
+		else if (got >= 0 && got < n)
+			got = -EFAULT;	/* the pages it pinned joined the runs */
+		if (got < 0) {
+			ll_unpin_runs(pin->ext, pin->nr_ext);
+			pin->nr_ext = 0;
+			return got;
+		}
+		done += got;
+	}
+	return 0;
+}
 
 /*
  * Pin the pages and make the pin visible.  From then on the pin may end
@@ -324,7 +427,7 @@ ALLOW_ERROR_INJECTION(ll_pin_range, ERRNO);
  * signal comes or an error that retrying cannot cure.
  */
 static int ll_pin_pages(struct ll_lease *lease, struct ll_pin *pin,
-			bool nonblock, u64 *offset)
+			struct page **batch, bool nonblock, u64 *offset)
 {
 	struct ll_file *lf = lease->lf;
 	struct mm_struct *mm = pin->mm;
@@ -364,9 +467,9 @@ static int ll_pin_pages(struct ll_lease *lease, struct ll_pin *pin,
 		}
 		spin_unlock(&lf->lock);
 
-		got = ll_pin_range(pin);
+		got = ll_pin_all(pin, batch);
 		dead = false;
-		if (got == pin->npages) {
+		if (!got) {
 			spin_lock(&lf->lock);
 			/* Again: the sentinel's ll_break_all() may have passed. */
 			dead = ll_trigger_dead_locked(lf);
@@ -384,14 +487,14 @@ static int ll_pin_pages(struct ll_lease *lease, struct ll_pin *pin,
 				return 0;
 			}
 			spin_unlock(&lf->lock);
+			ll_unpin_runs(pin->ext, pin->nr_ext);
+			pin->nr_ext = 0;
 		}
-		if (got > 0)
-			unpin_user_pages(pin->pages, got);
 		filemap_invalidate_unlock_shared(lf->mapping);
 		mmap_read_unlock(mm);
 		if (dead)
 			return -ENXIO;
-		if (got < 0 && got != -EFAULT)
+		if (got && got != -EFAULT)
 			return got;
 		/*
 		 * No fault while the file breaks: on 6.15 and later a page
@@ -415,6 +518,7 @@ int ll_pin_ioctl(struct ll_ucmd *ucmd)
 	struct layoutlease_pin *cmd = ucmd->cmd;
 	struct ll_lease *lease = ucmd->filp->private_data;
 	struct mm_struct *mm = current->mm;
+	struct page **batch = NULL;
 	struct ll_owner *o;
 	struct ll_pin *pin;
 	u64 end;
@@ -452,9 +556,9 @@ int ll_pin_ioctl(struct ll_ucmd *ucmd)
 	if (ret)
 		goto out_free;
 	ret = -ENOMEM;
-	pin->pages = kvmalloc_array(pin->npages, sizeof(*pin->pages),
-				    GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
-	if (!pin->pages)
+	batch = kmalloc_array(min_t(unsigned long, pin->npages, LL_PIN_BATCH),
+			      sizeof(*batch), GFP_KERNEL);
+	if (!batch)
 		goto out_uncharge;
 	ret = mmu_interval_notifier_insert(&pin->notifier, mm, pin->addr,
 					   cmd->length, &ll_pin_mni_ops);
@@ -468,10 +572,11 @@ int ll_pin_ioctl(struct ll_ucmd *ucmd)
 	if (ret)
 		goto out_uncharge;
 	cmd->out_pin_id = pin->id;
-	ret = ll_pin_pages(lease, pin, cmd->flags & LAYOUTLEASE_PIN_NONBLOCK,
+	ret = ll_pin_pages(lease, pin, batch, cmd->flags & LAYOUTLEASE_PIN_NONBLOCK,
 			   &cmd->out_offset);
 	if (ret)
 		goto out_uncharge;
+	kfree(batch);
 	/* From here on @pin may be gone already. */
 	ret = ll_ucmd_respond(ucmd, sizeof(*cmd));
 	if (ret)
@@ -481,6 +586,7 @@ int ll_pin_ioctl(struct ll_ucmd *ucmd)
 out_uncharge:
 	ll_uncharge(mm, pin->npages);
 out_free:
+	kfree(batch);
 	ll_pin_free(pin, false);
 	return ret;
 }

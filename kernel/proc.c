@@ -47,9 +47,9 @@ void ll_lease_show(struct seq_file *m, struct ll_lease *lease)
 		/* It is printed again, with a larger buffer: stop here. */
 		if (seq_has_overflowed(m))
 			break;
-		seq_printf(m, "  pin %llu: pinned offset %llu pages %lu%s\n",
+		seq_printf(m, "  pin %llu: pinned offset %llu pages %lu runs %u%s\n",
 			   pin->id, pin->offset, pin->npages,
-			   pin->export ? " exported" : "");
+			   pin->nr_ext, pin->export ? " exported" : "");
 	}
 	spin_unlock(&lf->lock);
 

@@ -216,6 +216,77 @@ static long mem_free_kb(void)
 	return kb;
 }
 
+/* The runs that /proc/layoutleases gives pin @id, or -1. */
+static long pin_runs(unsigned long long id)
+{
+	FILE *f = fopen("/proc/layoutleases", "r");
+	unsigned long long pid, off;
+	unsigned long pages;
+	char line[512];
+	long runs = -1, r;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "  pin %llu: pinned offset %llu pages %lu runs %ld", &pid, &off,
+			   &pages, &r) == 4 && pid == id)
+			runs = r;
+	if (f)
+		fclose(f);
+	return runs;
+}
+
+/*
+ * What a pin keeps to track its pages: 16 bytes per run of contiguous
+ * memory (struct ll_extent), against the 8 bytes per page an array of
+ * page pointers takes, for the file written in one go and for one whose
+ * blocks alternate with another file's (16 MiB, a page of each in turn).
+ */
+static void tracking(void)
+{
+	size_t flen[2] = { len, 16 << 20 }, o;
+	int frag;
+
+	for (frag = 0; frag < 2; frag++) {
+		char other[600], *map, *page = calloc(1, 4096);
+		unsigned long long id;
+		int fd, ofd = -1, lease_fd;
+		long runs;
+
+		fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+		if (frag) {
+			snprintf(other, sizeof(other), "%s.other", path);
+			ofd = open(other, O_RDWR | O_CREAT | O_TRUNC, 0600);
+			for (o = 0; fd >= 0 && ofd >= 0 && o < flen[1]; o += 4096)
+				if (pwrite(fd, page, 4096, o) != 4096 || fsync(fd) ||
+				    pwrite(ofd, page, 4096, o) != 4096 || fsync(ofd))
+					die("interleaved writes", errno);
+		} else if (fd < 0 || ftruncate(fd, flen[0])) {
+			die("create", errno);
+		}
+		map = mmap(NULL, flen[frag], PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (map == MAP_FAILED)
+			die("mmap", errno);
+		memset(map, 0xa5, flen[frag]);
+		lease_fd = ll_lease_create(devfd, fd, 0, flen[frag], 0, 0);
+		if (lease_fd < 0 || ll_pin(lease_fd, map, flen[frag], 0, &id))
+			die("lease and pin", errno);
+		runs = pin_runs(id);
+		printf("bench: pin tracking, %s file of %zu MiB: %ld runs, %.0f bytes per pinned GiB (page pointers: %.0f), %.4fx\n",
+		       frag ? "interleaved" : "one-go", flen[frag] >> 20, runs,
+		       runs * 16.0 * (1 << 30) / flen[frag], 8.0 * (1 << 30) / 4096,
+		       runs * 16.0 / (8.0 * flen[frag] / 4096));
+		ll_unpin(lease_fd, id);
+		close(lease_fd);
+		munmap(map, flen[frag]);
+		close(fd);
+		if (ofd >= 0) {
+			close(ofd);
+			unlink(other);
+		}
+		unlink(path);
+		free(page);
+	}
+}
+
 /* Kernel memory the module takes for a pinned range, from MemFree. */
 static void memory(void)
 {
@@ -271,5 +342,6 @@ int main(int argc, char **argv)
 	       forced / 1e6, forced / 1e6 - 100 - base / 3e6);
 	fanout();
 	memory();
+	tracking();
 	return 0;
 }
